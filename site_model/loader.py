@@ -1,0 +1,109 @@
+"""Reads tenants/*.yaml into Site models; every problem of a file at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from site_model.model import Site
+
+TENANTS_DIR = Path(__file__).resolve().parent.parent / "tenants"
+
+# How to fix pydantic's own error kinds; our validators carry their own "fix:".
+_FIXES = {
+    "extra_forbidden": "remove it or check its spelling against tenants/schema.json",
+    "missing": "add it (see tenants/schema.json)",
+    "string_pattern_mismatch": "match the pattern shown",
+    "literal_error": "use one of the values shown",
+    "int_parsing": "write a whole number",
+    "int_from_float": "write a whole number",
+    "float_parsing": "write a number",
+    "bool_parsing": "write true or false",
+    "string_type": "write a quoted string",
+    "list_type": "write a YAML list",
+    "model_type": "write a mapping of the fields",
+    "dict_type": "write a mapping",
+}
+
+
+class SiteFileError(ValueError):
+    """A site file that cannot be used; ``problems`` holds one line per problem."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__("\n".join(f"{_display(path)}: {problem}" for problem in problems))
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _describe(error: dict[str, Any]) -> list[str]:
+    field = ".".join(str(part) for part in error["loc"]) or "(site)"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "value_error":
+        # Our validators may report several problems, one per line, each with its fix.
+        if not error["loc"]:
+            return message.split("\n")
+        return [f"{field}: {error['input']!r}: {line}" for line in message.split("\n")]
+    fix = _FIXES.get(error["type"], "see tenants/schema.json")
+    shown = "" if error["type"] == "missing" else f" (got {error['input']!r})"
+    return [f"{field}: {message}{shown}; fix: {fix}"]
+
+
+def load_site(path: Path) -> Site:
+    """Read and validate one site file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SiteFileError(path, [f"cannot be read ({error.strerror})"]) from error
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        reason = getattr(error, "problem", None) or str(error)
+        raise SiteFileError(path, [f"is not valid YAML{where}: {reason}; fix: correct the syntax there"]) from error
+    if data is None:
+        raise SiteFileError(path, ["is empty; fix: describe the site (copy tenants/plantC.yaml as a start)"])
+    if not isinstance(data, dict):
+        raise SiteFileError(path, [f"must be a mapping of fields, got {type(data).__name__}; fix: start with 'id: ...'"])
+    try:
+        return Site.model_validate(data)
+    except ValidationError as error:
+        problems = [line for item in error.errors() for line in _describe(dict(item))]
+        raise SiteFileError(path, problems) from None
+
+
+def load_sites(folder: Path = TENANTS_DIR) -> dict[str, Site]:
+    """Every site of a folder, keyed by id. Reports all broken files together."""
+    sites: dict[str, Site] = {}
+    origin: dict[str, Path] = {}
+    problems: list[str] = []
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            site = load_site(path)
+        except SiteFileError as error:
+            problems.append(str(error))
+            continue
+        clash = next((known for known in origin if known.lower() == site.id.lower()), None)
+        if clash is not None:
+            problems.append(
+                f"{_display(path)}: id: {site.id!r} is already used by {_display(origin[clash])}; "
+                "fix: give every site a unique id"
+            )
+            continue
+        sites[site.id] = site
+        origin[site.id] = path
+    if problems:
+        raise ValueError("\n".join(problems))
+    if not sites:
+        raise ValueError(f"{_display(folder)}: no site files (*.yaml); fix: add one, e.g. tenants/plantA.yaml")
+    return sites
