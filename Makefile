@@ -1,0 +1,73 @@
+# Every target sets itself up first: a fresh clone needs nothing but `make synth` or `make test`.
+SHELL := /bin/bash
+SITE ?= plantA
+REGION ?=
+VENV := .venv
+PY := $(VENV)/bin/python
+# Node 22 from node_modules runs jsii and the CDK CLI (the machine's Node 20 is end-of-life).
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup synth test check lint typecheck diagram plan schema edge-run \
+        bench-synth bench-edge bench-etl bench-ingest clean
+
+setup: $(VENV)/.installed node_modules/.installed .system-packages ## venv, CDK CLI, Debian packages
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt edge/requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# mosquitto (real MQTT broker for edge tests) and graphviz (diagrams), from Debian.
+.system-packages: scripts/install-system-packages.sh
+	bash scripts/install-system-packages.sh
+	@touch $@
+
+synth: setup ## synthesize SITE (default plantA) in REGION (default: its home), gate, lint, report
+	$(PY) -m policies.synth --site $(SITE) $(if $(REGION),--region $(REGION))
+
+# pytest exits 5 when it collected nothing: that must fail, not pass.
+test: setup ## every test
+	$(PY) -m pytest -q; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$status
+
+check: lint typecheck test ## ruff, mypy and every test
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: setup
+	$(PY) -m mypy
+
+schema: setup ## regenerate tenants/schema.json from the site model
+	$(PY) -m site_model.schema
+
+plan: setup ## streaming capacity and monthly cost of SITE
+	$(PY) -m site_model.plan $(SITE)
+
+diagram: setup ## PNG of SITE's synthesized app in cdk.out/diagram.png
+	$(PY) -m policies.synth --site $(SITE) $(if $(REGION),--region $(REGION)) --no-lint
+	npx cdk-dia --tree cdk.out/tree.json --target cdk.out/diagram.png
+
+edge-run: setup ## the edge pipeline standalone: simulator -> local mosquitto (mutual TLS)
+	$(PY) -m edge.run_local
+
+bench-synth: setup
+	$(PY) benchmarks/bench_synth.py
+
+bench-edge: setup
+	$(PY) benchmarks/bench_edge.py
+
+bench-etl: setup
+	$(PY) benchmarks/bench_etl.py
+
+bench-ingest: setup
+	$(PY) benchmarks/bench_ingest.py
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache build
