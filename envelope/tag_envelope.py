@@ -4,7 +4,9 @@ Standard library only: this module ships inside Greengrass artifacts, Lambda
 assets and Glue jobs. Two message kinds travel on the wire as JSON objects:
 
 * ``tags``: a batch of tag values of ONE ISA-95 line (the line is the Kinesis
-  partition key, so order holds per line).
+  partition key, so order holds per line). ``batch_seq`` counts the batches of
+  one (gateway, line) from 0 without gaps: a gap is lost data, a repeat is a
+  retransmission.
 * ``heartbeat``: a gateway's health figures, read by the stream alerts.
 
 Every tag value carries the gateway's monotonic sequence number and an
@@ -80,9 +82,19 @@ def tag_value(
     }
 
 
-def tag_batch(*, site: str, gateway: str, line: str, values: list[dict[str, Any]]) -> dict[str, Any]:
+def tag_batch(
+    *, site: str, gateway: str, line: str, batch_seq: int, values: list[dict[str, Any]]
+) -> dict[str, Any]:
     """A ``tags`` message: values of one line from one gateway."""
-    return {"v": SCHEMA_VERSION, "kind": KIND_TAGS, "site": site, "gateway": gateway, "line": line, "values": values}
+    return {
+        "v": SCHEMA_VERSION,
+        "kind": KIND_TAGS,
+        "site": site,
+        "gateway": gateway,
+        "line": line,
+        "batch_seq": batch_seq,
+        "values": values,
+    }
 
 
 def heartbeat(
@@ -196,6 +208,9 @@ def validate(message: Any) -> list[str]:
         if not isinstance(line, str) or not LINE_PATH_RE.match(line):
             errors.append(f"line: {line!r} is not enterprise/site/area/line")
             line = ""
+        batch_seq = message.get("batch_seq")
+        if not isinstance(batch_seq, int) or isinstance(batch_seq, bool) or batch_seq < 0:
+            errors.append(f"batch_seq: {batch_seq!r} is not a non-negative integer")
         values = message.get("values")
         if not isinstance(values, list) or not values:
             errors.append("values: expected a non-empty list of tag values")
@@ -254,11 +269,12 @@ def json_schema() -> dict[str, Any]:
     }
     tags = {
         "type": "object",
-        "required": ["v", "kind", "site", "gateway", "line", "values"],
+        "required": ["v", "kind", "site", "gateway", "line", "batch_seq", "values"],
         "properties": {
             **common,
             "kind": {"const": KIND_TAGS},
             "line": {"type": "string", "pattern": f"^{segment}(/{segment}){{3}}$"},
+            "batch_seq": counter,
             "values": {"type": "array", "minItems": 1, "items": value},
         },
     }
@@ -278,3 +294,12 @@ def json_schema() -> dict[str, Any]:
         "title": "Digital Manufacturing Cloud tag envelope v1",
         "oneOf": [tags, beat],
     }
+
+
+if __name__ == "__main__":
+    import sys
+    from pathlib import Path
+
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).with_name("tag-envelope.schema.json")
+    target.write_text(json.dumps(json_schema(), indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {target}")

@@ -7,7 +7,7 @@ them into one line per problem naming the file and the field path.
 from __future__ import annotations
 
 import ipaddress
-import re
+import zoneinfo
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -155,6 +155,7 @@ class Site(Strict):
     id: str = Field(pattern=r"^[a-z][A-Za-z0-9]{1,19}$", description="Short site id, e.g. plantA.")
     display_name: str = Field(min_length=1, max_length=128)
     enterprise: Segment
+    timezone: str = Field(description="IANA time zone of the plant, e.g. Europe/Berlin (shift calendars use it).")
     home_region: str
     data_regions: list[str] = Field(min_length=1, description="Regions where the site's data may reside.")
     account: str | None = Field(None, pattern=r"^\d{12}$", description="Target account; default: the CLI's.")
@@ -173,6 +174,15 @@ class Site(Strict):
     @classmethod
     def _home_region(cls, value: str) -> str:
         return _region(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown IANA time zone; fix: use a name such as Europe/Berlin or America/New_York") from None
+        return value
 
     @field_validator("data_regions")
     @classmethod

@@ -1,0 +1,1 @@
+"""Greengrass v2 edge components: collect, harmonize, report by exception, spool, publish."""

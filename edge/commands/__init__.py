@@ -1,0 +1,1 @@
+"""commands of the edge components."""

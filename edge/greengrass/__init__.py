@@ -1,0 +1,1 @@
+"""greengrass of the edge components."""

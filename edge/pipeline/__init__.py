@@ -1,0 +1,1 @@
+"""pipeline of the edge components."""

@@ -1,0 +1,1 @@
+"""transports of the edge components."""
