@@ -28,7 +28,7 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 synth: setup ## synthesize SITE (default plantA) in REGION (default: its home), gate, lint, report
-	$(PY) -m policies.synth --site $(SITE) $(if $(REGION),--region $(REGION))
+	$(PY) -m tooling.synth --site $(SITE) $(if $(REGION),--region $(REGION))
 
 # pytest exits 5 when it collected nothing: that must fail, not pass.
 test: setup ## every test
@@ -51,7 +51,7 @@ plan: setup ## streaming capacity and monthly cost of SITE
 	$(PY) -m site_model.plan $(SITE)
 
 diagram: setup ## PNG of SITE's synthesized app in cdk.out/diagram.png
-	$(PY) -m policies.synth --site $(SITE) $(if $(REGION),--region $(REGION)) --no-lint
+	$(PY) -m tooling.synth --site $(SITE) $(if $(REGION),--region $(REGION)) --no-lint
 	npx cdk-dia --tree cdk.out/tree.json --target cdk.out/diagram.png
 
 edge-run: setup ## the edge pipeline standalone: simulator -> local mosquitto (mutual TLS)

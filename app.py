@@ -1,0 +1,38 @@
+"""CDK app: one top-level stack per selected (site, region), gated by the compliance packs.
+
+    cdk synth                                     every site, each in its home region
+    cdk deploy -c site=plantA                     plantA in its home region
+    cdk deploy -c site=plantA -c region=eu-west-1 plantA in another of its data regions
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from aws_cdk import App
+
+from policies.gate import apply_compliance_gate
+from site_model import load_sites
+from site_model.selection import SelectionError, select
+from stacks.site_stack import SiteStack
+
+
+def build(app: App) -> list[SiteStack]:
+    """Construct only the selected sites' stacks (a targeted synth never builds the others)."""
+    try:
+        selection = select(load_sites(), app.node.try_get_context("site"), app.node.try_get_context("region"))
+    except (SelectionError, ValueError) as error:
+        sys.exit(f"error: {error}")
+    stacks = [
+        SiteStack(app, site=site, region=region, account=site.account or os.environ.get("CDK_DEFAULT_ACCOUNT"))
+        for site, region in selection
+    ]
+    apply_compliance_gate(app)
+    return stacks
+
+
+if __name__ == "__main__":
+    cdk_app = App()
+    build(cdk_app)
+    cdk_app.synth()

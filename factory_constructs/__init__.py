@@ -1,0 +1,1 @@
+"""The construct library (not `constructs/`, which would shadow the CDK `constructs` package)."""

@@ -1,0 +1,1 @@
+"""Site foundation: keys, network, access logs."""

@@ -1,0 +1,45 @@
+"""Our own nag packs: GxP (Part 11 / Annex 11 controls) and data residency."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnResource
+from cdk_nag import NagPack
+from constructs import IConstruct
+
+from policies.rules import AppliedRule, Rule
+from policies.rules.kms_rotation import KMS_ROTATION
+from policies.rules.log_retention import LOG_RETENTION
+from policies.rules.no_external_egress import NO_EXTERNAL_EGRESS
+from policies.rules.raw_object_lock import RAW_OBJECT_LOCK
+from policies.rules.s3_versioned import S3_VERSIONED
+from policies.rules.stack_region import STACK_REGION
+from policies.rules.stateful_retained import STATEFUL_RETAINED
+
+
+class _RulePack(NagPack):
+    """A pack that applies a fixed list of ``Rule``s to every resource."""
+
+    pack: str
+    rules: tuple[Rule, ...]
+
+    def __init__(self, scope: IConstruct | None = None) -> None:
+        super().__init__(scope)
+        self._pack_name = self.pack
+
+    @property
+    def name(self) -> str:
+        return self.pack
+
+    def _check_resource(self, node: CfnResource) -> None:
+        for rule in self.rules:
+            self._apply_rule(AppliedRule(rule, node))
+
+
+class GxPChecks(_RulePack):
+    pack = "GxP"
+    rules = (S3_VERSIONED, RAW_OBJECT_LOCK, KMS_ROTATION, LOG_RETENTION, STATEFUL_RETAINED)
+
+
+class ResidencyChecks(_RulePack):
+    pack = "Residency"
+    rules = (STACK_REGION, NO_EXTERNAL_EGRESS)

@@ -1,0 +1,75 @@
+"""One rule per module; ``Rule`` holds what cdk-nag needs to report a finding."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jsii
+from aws_cdk import CfnResource, Stack
+from cdk_nag import IApplyRule, NagMessageLevel, NagRuleCompliance
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A custom rule: reported as ``<Pack>-<suffix>`` and acknowledged as ``<Pack>::<Pack>-<suffix>``."""
+
+    suffix: str
+    info: str
+    explanation: str
+    evaluate: Callable[[CfnResource], NagRuleCompliance]
+    level: NagMessageLevel = NagMessageLevel.ERROR
+
+
+@jsii.implements(IApplyRule)
+class AppliedRule:
+    """A rule bound to one resource, in the shape cdk-nag's ``applyRule`` reads (properties, not attributes)."""
+
+    def __init__(self, rule: Rule, node: CfnResource) -> None:
+        self._rule = rule
+        self._node = node
+
+    @property
+    def node(self) -> CfnResource:
+        return self._node
+
+    @property
+    def info(self) -> str:
+        return self._rule.info
+
+    @property
+    def explanation(self) -> str:
+        return self._rule.explanation
+
+    @property
+    def level(self) -> NagMessageLevel:
+        return self._rule.level
+
+    @property
+    def rule_suffix_override(self) -> str:
+        return self._rule.suffix
+
+    def rule(self, node: CfnResource) -> NagRuleCompliance:
+        return self._rule.evaluate(node)
+
+
+def resolved(node: CfnResource, value: Any) -> Any:
+    """A property as plain data (camelCase keys), tokens of the same stack resolved."""
+    return Stack.of(node).resolve(value)
+
+
+def stack_tag(node: CfnResource, key: str) -> str | None:
+    """A tag of the resource's stack (site tags are applied to every stack of a site)."""
+    return Stack.of(node).tags.tag_values().get(key)
+
+
+def resource_tag(node: CfnResource, key: str) -> str | None:
+    """A tag on the resource itself, or None when it has none or is not taggable."""
+    tags = getattr(node, "tags", None)
+    if tags is None or not hasattr(tags, "render_tags"):
+        return None
+    for tag in resolved(node, tags.render_tags()) or []:
+        if tag.get("key") == key:
+            return str(tag.get("value"))
+    return None

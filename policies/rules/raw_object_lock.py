@@ -1,0 +1,30 @@
+"""GxP-RawObjectLock: an audit-trail site's raw zone is immutable (Object Lock, compliance mode)."""
+
+from aws_cdk import CfnResource
+from aws_cdk import aws_s3 as s3
+from cdk_nag import NagRuleCompliance
+
+from policies.rules import Rule, resolved, resource_tag, stack_tag
+
+ZONE_TAG = "dmc:zone"
+AUDIT_TRAIL_TAG = "dmc:audit-trail"
+
+
+def _evaluate(node: CfnResource) -> NagRuleCompliance:
+    if not isinstance(node, s3.CfnBucket) or resource_tag(node, ZONE_TAG) != "raw":
+        return NagRuleCompliance.NOT_APPLICABLE
+    if stack_tag(node, AUDIT_TRAIL_TAG) != "true":
+        return NagRuleCompliance.NOT_APPLICABLE
+    lock = resolved(node, node.object_lock_configuration) or {}
+    mode = lock.get("rule", {}).get("defaultRetention", {}).get("mode")
+    enabled = resolved(node, node.object_lock_enabled) is True
+    return NagRuleCompliance.COMPLIANT if enabled and mode == "COMPLIANCE" else NagRuleCompliance.NON_COMPLIANT
+
+
+RAW_OBJECT_LOCK = Rule(
+    suffix="RawObjectLock",
+    info="The raw zone of a Part 11 / Annex 11 site is not under Object Lock in compliance mode.",
+    explanation="Original electronic records must be protected from alteration and deletion for their retention "
+    "period; governance mode can be bypassed, compliance mode cannot.",
+    evaluate=_evaluate,
+)

@@ -1,0 +1,25 @@
+"""Residency-StackRegion: every resource lives in one of its site's allowed data regions."""
+
+from aws_cdk import CfnResource, Stack, Token
+from cdk_nag import NagRuleCompliance
+
+from policies.rules import Rule, stack_tag
+
+DATA_REGIONS_TAG = "dmc:data-regions"
+
+
+def _evaluate(node: CfnResource) -> NagRuleCompliance:
+    allowed = (stack_tag(node, DATA_REGIONS_TAG) or "").split()
+    region = Stack.of(node).region
+    if Token.is_unresolved(region) or region not in allowed:
+        return NagRuleCompliance.NON_COMPLIANT
+    return NagRuleCompliance.COMPLIANT
+
+
+STACK_REGION = Rule(
+    suffix="StackRegion",
+    info="The resource's stack has no concrete region inside its site's allowed data regions.",
+    explanation="Data residency: a site's stacks carry the dmc:data-regions tag and are deployed only to one of "
+    "those regions (set env.region explicitly; region-agnostic stacks cannot be proven resident).",
+    evaluate=_evaluate,
+)

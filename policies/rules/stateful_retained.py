@@ -1,0 +1,34 @@
+"""GxP-StatefulRetained: on an audit-trail site, no stateful resource is deleted with its stack."""
+
+from aws_cdk import CfnDeletionPolicy, CfnResource
+from cdk_nag import NagRuleCompliance
+
+from policies.rules import Rule, stack_tag
+from policies.rules.raw_object_lock import AUDIT_TRAIL_TAG
+
+STATEFUL_TYPES = frozenset(
+    {
+        "AWS::S3::Bucket",
+        "AWS::KMS::Key",
+        "AWS::Logs::LogGroup",
+        "AWS::Kinesis::Stream",
+        "AWS::DynamoDB::Table",
+        "AWS::Glue::Database",
+    }
+)
+
+
+def _evaluate(node: CfnResource) -> NagRuleCompliance:
+    if node.cfn_resource_type not in STATEFUL_TYPES or stack_tag(node, AUDIT_TRAIL_TAG) != "true":
+        return NagRuleCompliance.NOT_APPLICABLE
+    policy = node.cfn_options.deletion_policy
+    retained = policy in (CfnDeletionPolicy.RETAIN, CfnDeletionPolicy.SNAPSHOT)
+    return NagRuleCompliance.COMPLIANT if retained else NagRuleCompliance.NON_COMPLIANT
+
+
+STATEFUL_RETAINED = Rule(
+    suffix="StatefulRetained",
+    info="A stateful resource of a Part 11 / Annex 11 site would be deleted with its stack.",
+    explanation="Records must survive a stack deletion: keep DeletionPolicy Retain (lake.retain_data: true).",
+    evaluate=_evaluate,
+)

@@ -1,0 +1,1 @@
+"""Stacks: one top-level stack per (site, region), capabilities as nested stacks."""

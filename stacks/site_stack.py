@@ -1,0 +1,40 @@
+"""One top-level stack per (site, region); each capability is a nested stack."""
+
+from __future__ import annotations
+
+from aws_cdk import Environment, Stack, Tags
+from constructs import Construct
+
+from site_model import Site
+from stacks.foundation_stack import FoundationStack
+
+
+class SiteStack(Stack):
+    """A site's isolated compartment in one region: the unit `cdk deploy -c site=...` deploys."""
+
+    def __init__(self, scope: Construct, *, site: Site, region: str, account: str | None) -> None:
+        super().__init__(
+            scope,
+            site.id,
+            env=Environment(account=account, region=region),
+            description=f"Digital Manufacturing Cloud compartment of {site.display_name} ({site.id}) in {region}",
+            termination_protection=site.lake.retain_data,
+        )
+        self.site = site
+        for key, value in site_tags(site).items():
+            Tags.of(self).add(key, value)
+        self.foundation = FoundationStack(self, "Foundation", site=site, region=region)
+
+
+def site_tags(site: Site) -> dict[str, str]:
+    """Tags every resource of a site carries (cost allocation, ownership, evidence)."""
+    return {
+        "dmc:site": site.id,
+        "dmc:enterprise": site.enterprise,
+        "dmc:compliance": " ".join(site.compliance),
+        "dmc:data-classification": site.data_classification,
+        "dmc:data-regions": " ".join(site.data_regions),
+        "dmc:audit-trail": "true" if site.audit_trail else "false",
+        "dmc:cost-centre": site.tags.cost_centre,
+        "dmc:owner": site.tags.owner,
+    }

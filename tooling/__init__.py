@@ -1,0 +1,1 @@
+"""Developer tooling behind the make targets: synth + gate + lint + evidence."""
