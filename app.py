@@ -1,8 +1,8 @@
 """CDK app: one top-level stack per selected (site, region), gated by the compliance packs.
 
-    cdk synth                                     every site, each in its home region
-    cdk deploy -c site=plantA                     plantA in its home region
-    cdk deploy -c site=plantA -c region=eu-west-1 plantA in another of its data regions
+cdk synth                                     every site, each in its home region
+cdk deploy -c site=plantA                     plantA in its home region
+cdk deploy -c site=plantA -c region=eu-west-1 plantA in another of its data regions
 """
 
 from __future__ import annotations
@@ -13,15 +13,20 @@ import sys
 from aws_cdk import App
 
 from policies.gate import apply_compliance_gate
-from site_model import load_sites
+from site_model import Site, load_sites
 from site_model.selection import SelectionError, select
 from stacks.site_stack import SiteStack
 
 
-def build(app: App) -> list[SiteStack]:
-    """Construct only the selected sites' stacks (a targeted synth never builds the others)."""
+def build(app: App, sites: dict[str, Site] | None = None) -> list[SiteStack]:
+    """Construct only the selected sites' stacks (a targeted synth never builds the others).
+
+    ``sites`` defaults to every file in tenants/; tests pass their own.
+    """
     try:
-        selection = select(load_sites(), app.node.try_get_context("site"), app.node.try_get_context("region"))
+        if sites is None:
+            sites = load_sites()
+        selection = select(sites, app.node.try_get_context("site"), app.node.try_get_context("region"))
     except (SelectionError, ValueError) as error:
         sys.exit(f"error: {error}")
     stacks = [

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 SCHEMA_VERSION = 1
@@ -56,7 +56,7 @@ def line_of(tag_path: str) -> str:
 
 def utc_timestamp(epoch_s: float) -> str:
     """Envelope timestamp: ISO 8601, UTC, millisecond precision, ``Z`` suffix."""
-    moment = datetime.fromtimestamp(epoch_s, tz=timezone.utc)
+    moment = datetime.fromtimestamp(epoch_s, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -64,7 +64,7 @@ def parse_timestamp(text: str) -> datetime:
     """The aware UTC datetime of an envelope timestamp (raises ValueError if malformed)."""
     if not isinstance(text, str) or not _TS_RE.match(text):
         raise ValueError(f"timestamp {text!r} is not ISO 8601 UTC like 2026-01-31T08:00:00.000Z")
-    return datetime.fromisoformat(text[:-1]).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
 
 
 def tag_value(
@@ -82,9 +82,7 @@ def tag_value(
     }
 
 
-def tag_batch(
-    *, site: str, gateway: str, line: str, batch_seq: int, values: list[dict[str, Any]]
-) -> dict[str, Any]:
+def tag_batch(*, site: str, gateway: str, line: str, batch_seq: int, values: list[dict[str, Any]]) -> dict[str, Any]:
     """A ``tags`` message: values of one line from one gateway."""
     return {
         "v": SCHEMA_VERSION,
@@ -215,7 +213,7 @@ def validate(message: Any) -> list[str]:
         if not isinstance(values, list) or not values:
             errors.append("values: expected a non-empty list of tag values")
         else:
-            site = message.get("site") if isinstance(message.get("site"), str) else ""
+            site = message["site"] if isinstance(message.get("site"), str) else ""
             for index, item in enumerate(values):
                 errors.extend(_check_value(index, item, site, line))
     elif kind == KIND_HEARTBEAT:

@@ -32,7 +32,8 @@ class _RulePack(NagPack):
 
     def _check_resource(self, node: CfnResource) -> None:
         for rule in self.rules:
-            self._apply_rule(AppliedRule(rule, node))
+            # jsii reads IApplyRule's members as properties; its typing stub declares them settable.
+            self._apply_rule(AppliedRule(rule, node))  # type: ignore[arg-type]
 
 
 class GxPChecks(_RulePack):

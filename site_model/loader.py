@@ -74,7 +74,9 @@ def load_site(path: Path) -> Site:
     if data is None:
         raise SiteFileError(path, ["is empty; fix: describe the site (copy tenants/plantC.yaml as a start)"])
     if not isinstance(data, dict):
-        raise SiteFileError(path, [f"must be a mapping of fields, got {type(data).__name__}; fix: start with 'id: ...'"])
+        raise SiteFileError(
+            path, [f"must be a mapping of fields, got {type(data).__name__}; fix: start with 'id: ...'"]
+        )
     try:
         return Site.model_validate(data)
     except ValidationError as error:

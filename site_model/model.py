@@ -79,7 +79,9 @@ class Lake(Strict):
         le=36500,
         description="Object Lock (compliance mode) on raw; required by fda-21-cfr-part-11 and eu-gmp-annex-11.",
     )
-    retain_data: bool = Field(True, description="false destroys buckets, keys and logs with the stack (dev sites only).")
+    retain_data: bool = Field(
+        True, description="false destroys buckets, keys and logs with the stack (dev sites only)."
+    )
 
     @model_validator(mode="after")
     def _lock_within_retention(self) -> Lake:
@@ -101,7 +103,9 @@ class Ingestion(Strict):
     batch_kb: int = Field(32, ge=1, le=120, description="Target size of one batch record (IoT Core allows 128 KB).")
     capacity: Literal["provisioned", "on-demand"] = Field("provisioned", description="Kinesis capacity mode.")
     stream_retention_hours: int = Field(72, ge=72, le=8760, description="Kinesis retention; at least 72 h for replay.")
-    firehose_buffer_mb: int = Field(64, ge=64, le=128, description="Firehose buffer size (64+ with dynamic partitioning).")
+    firehose_buffer_mb: int = Field(
+        64, ge=64, le=128, description="Firehose buffer size (64+ with dynamic partitioning)."
+    )
     firehose_buffer_seconds: int = Field(300, ge=60, le=900, description="Firehose buffer interval.")
 
 
@@ -181,7 +185,9 @@ class Site(Strict):
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError("unknown IANA time zone; fix: use a name such as Europe/Berlin or America/New_York") from None
+            raise ValueError(
+                "unknown IANA time zone; fix: use a name such as Europe/Berlin or America/New_York"
+            ) from None
         return value
 
     @field_validator("data_regions")

@@ -1,6 +1,6 @@
 """`make synth`: synthesize one site with the CDK CLI, gate it, lint it, write its evidence.
 
-    python -m tooling.synth --site plantA [--region eu-west-1] [--no-lint]
+python -m tooling.synth --site plantA [--region eu-west-1] [--no-lint]
 """
 
 from __future__ import annotations

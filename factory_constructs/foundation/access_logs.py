@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -38,7 +40,7 @@ class AccessLogBucket(Construct):
             removal_policy=removal_policy,
             auto_delete_objects=False,
         )
-        cfn = self.bucket.node.default_child
+        cfn = cast(s3.CfnBucket, self.bucket.node.default_child)
         acknowledge(
             cfn,
             ["AwsSolutions::AwsSolutions-S1", *in_regulatory_packs("S3BucketLoggingEnabled")],

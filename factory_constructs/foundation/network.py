@@ -50,9 +50,7 @@ class SiteNetwork(Construct):
         api_endpoints: bool,
     ) -> None:
         super().__init__(scope, construct_id)
-        private_type = (
-            ec2.SubnetType.PRIVATE_WITH_EGRESS if nat_gateways > 0 else ec2.SubnetType.PRIVATE_ISOLATED
-        )
+        private_type = ec2.SubnetType.PRIVATE_WITH_EGRESS if nat_gateways > 0 else ec2.SubnetType.PRIVATE_ISOLATED
         subnets = [ec2.SubnetConfiguration(name="Private", subnet_type=private_type, cidr_mask=22)]
         if nat_gateways > 0:
             # Public subnets hold only the NAT gateways; nothing launched there gets a public IP.
@@ -91,7 +89,11 @@ class SiteNetwork(Construct):
         # The ingress rule names the site CIDR literally (not the VPC's CidrBlock
         # attribute) so that the packs can evaluate it: HTTPS from inside the VPC only.
         self.endpoint_security_group = ec2.SecurityGroup(
-            self, "EndpointSecurityGroup", vpc=self.vpc, description="HTTPS to interface endpoints", allow_all_outbound=False
+            self,
+            "EndpointSecurityGroup",
+            vpc=self.vpc,
+            description="HTTPS to interface endpoints",
+            allow_all_outbound=False,
         )
         self.endpoint_security_group.add_ingress_rule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(443), "HTTPS from the site VPC")
         for name, service in endpoints:

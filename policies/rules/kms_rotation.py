@@ -12,7 +12,11 @@ def _evaluate(node: CfnResource) -> NagRuleCompliance:
         return NagRuleCompliance.NOT_APPLICABLE
     if resolved(node, node.key_spec) not in (None, "SYMMETRIC_DEFAULT"):
         return NagRuleCompliance.NOT_APPLICABLE  # AWS rotates only symmetric keys
-    return NagRuleCompliance.COMPLIANT if resolved(node, node.enable_key_rotation) is True else NagRuleCompliance.NON_COMPLIANT
+    return (
+        NagRuleCompliance.COMPLIANT
+        if resolved(node, node.enable_key_rotation) is True
+        else NagRuleCompliance.NON_COMPLIANT
+    )
 
 
 KMS_ROTATION = Rule(
