@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from aws_cdk import App
 
@@ -25,7 +26,8 @@ def build(app: App, sites: dict[str, Site] | None = None) -> list[SiteStack]:
     """
     try:
         if sites is None:
-            sites = load_sites()
+            folder = app.node.try_get_context("tenants")
+            sites = load_sites(Path(folder)) if folder else load_sites()
         selection = select(sites, app.node.try_get_context("site"), app.node.try_get_context("region"))
     except (SelectionError, ValueError) as error:
         sys.exit(f"error: {error}")

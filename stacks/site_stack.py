@@ -6,6 +6,7 @@ from aws_cdk import Environment, Stack, Tags
 from constructs import Construct
 
 from site_model import Site
+from stacks.data_stack import DataStack
 from stacks.foundation_stack import FoundationStack
 
 
@@ -24,6 +25,7 @@ class SiteStack(Stack):
         for key, value in site_tags(site).items():
             Tags.of(self).add(key, value)
         self.foundation = FoundationStack(self, "Foundation", site=site, region=region)
+        self.data = DataStack(self, "Data", site=site, foundation=self.foundation)
 
 
 def site_tags(site: Site) -> dict[str, str]:

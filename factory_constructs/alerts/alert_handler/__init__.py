@@ -1,0 +1,1 @@
+"""Stream alerts Lambda (runtime code: standard library, boto3 and the envelope only)."""

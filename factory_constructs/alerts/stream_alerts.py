@@ -1,0 +1,129 @@
+"""Heartbeat, data-loss, client-count and retransmission alerts on the site's stream."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from factory_constructs.site_function import SiteFunction
+from policies.acknowledge import acknowledge, in_regulatory_packs
+from site_model.model import Alerts
+
+ALERT_HANDLER = Path(__file__).resolve().parent / "alert_handler"
+# A bad batch is split until the poison record is isolated, retried a bounded number of
+# times, and then handed to the on-failure queue: the shard never stalls.
+RETRY_ATTEMPTS = 3
+MAX_RECORD_AGE = Duration.hours(6)
+
+
+class StreamAlerts(Construct):
+    """A tumbling-window Lambda on the stream; alerts go to an SNS topic and an EventBridge bus.
+
+    The window state of each shard is carried between windows in a DynamoDB table.
+    Failed batches (after bisecting and bounded retries) go to an SQS queue.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        site_id: str,
+        alerts: Alerts,
+        stream: kinesis.IStream,
+        key: kms.IKey,
+        logs_key: kms.IKey,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        security_group: ec2.ISecurityGroup,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.topic = sns.Topic(self, "Topic", display_name=f"{site_id} stream alerts", master_key=key, enforce_ssl=True)
+        if alerts.email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(alerts.email))
+        self.bus = events.EventBus(self, "Bus", kms_key=key)
+        self.carry_table = dynamodb.TableV2(
+            self,
+            "CarryTable",
+            partition_key=dynamodb.Attribute(name="shard_key", type=dynamodb.AttributeType.STRING),
+            encryption=dynamodb.TableEncryptionV2.customer_managed_key(key),
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute="expires_at",
+            removal_policy=removal_policy,
+        )
+        self.failures = sqs.Queue(
+            self,
+            "FailedBatches",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.failures,
+            "AwsSolutions::AwsSolutions-SQS3",
+            "This queue is itself the dead-letter destination of the alert Lambda's stream mapping; a queue "
+            "behind it would only move the same failed batch descriptions once more.",
+        )
+        self.handler = SiteFunction(
+            self,
+            "Handler",
+            handler_package=ALERT_HANDLER,
+            handler="alert_handler.handler.handler",
+            description="Tumbling-window stream alerts: heartbeat, data loss, clients, retransmissions",
+            vpc=vpc,
+            subnets=subnets,
+            security_group=security_group,
+            key=key,
+            logs_key=logs_key,
+            removal_policy=removal_policy,
+            environment={
+                "SITE_ID": site_id,
+                "ALERT_TOPIC_ARN": self.topic.topic_arn,
+                "ALERT_BUS_NAME": self.bus.event_bus_name,
+                "CARRY_TABLE_NAME": self.carry_table.table_name,
+                "HEARTBEAT_GRACE_FACTOR": "2",
+                "CLIENT_RATIO_THRESHOLD": str(alerts.client_ratio_threshold),
+                "RETRANSMISSION_RATE_THRESHOLD": str(alerts.retransmission_rate_threshold),
+            },
+            reserved_concurrency=5,
+            timeout=Duration.minutes(2),
+        )
+        function = self.handler.function
+        self.topic.grant_publish(function)
+        self.bus.grant_put_events_to(function)
+        self.carry_table.grant_read_write_data(function)
+        function.add_event_source(
+            sources.KinesisEventSource(
+                stream,
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                tumbling_window=Duration.seconds(alerts.window_s),
+                bisect_batch_on_error=True,
+                retry_attempts=RETRY_ATTEMPTS,
+                max_record_age=MAX_RECORD_AGE,
+                report_batch_item_failures=True,
+                batch_size=500,
+                on_failure=sources.SqsDlq(self.failures),
+            )
+        )
+        acknowledge(
+            function,
+            in_regulatory_packs("LambdaDLQ"),
+            "The function is driven by a Kinesis event source mapping, not invoked asynchronously; its failed "
+            "batches go to the mapping's SQS on-failure destination instead.",
+        )

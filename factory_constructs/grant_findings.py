@@ -1,0 +1,62 @@
+"""Acknowledgments for the findings that CDK grants raise on a role's policy, with their reasons.
+
+Grants (``bucket.grant_read(role)``, ``key.grant_encrypt_decrypt(role)``...) write
+least-privilege statements scoped to the named resources, but use action groups
+(``s3:GetObject*``) and object wildcards (``<bucket>/*``) that the packs flag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import cast
+
+from aws_cdk import CfnResource, Stack
+from aws_cdk import aws_iam as iam
+from constructs import IConstruct
+
+from policies.acknowledge import acknowledge, in_regulatory_packs
+
+# The action groups CDK's grant methods use; each stays scoped to the grant's resources.
+GRANT_ACTION_GROUPS = (
+    "kms:GenerateDataKey*",
+    "kms:ReEncrypt*",
+    "s3:Abort*",
+    "s3:DeleteObject*",
+    "s3:GetBucket*",
+    "s3:GetObject*",
+    "s3:List*",
+)
+
+
+def resource_wildcard(resource: IConstruct, suffix: str) -> str:
+    """The IAM5 finding id of ``<resource's ARN><suffix>``, e.g. suffix "/*" for a bucket's objects."""
+    cfn = cast(CfnResource, resource.node.default_child)
+    return f"AwsSolutions::AwsSolutions-IAM5[Resource::<{Stack.of(cfn).get_logical_id(cfn)}.Arn>{suffix}]"
+
+
+def acknowledge_grant_policy(role: iam.Role, wildcards: Iterable[tuple[str, str]] = ()) -> None:
+    """Acknowledge the grant-built policy of ``role``.
+
+    ``wildcards``: (finding id from ``resource_wildcard``, reason) pairs for resource
+    wildcards the grants need, e.g. every object of the raw bucket.
+    """
+    policy = role.node.try_find_child("DefaultPolicy")
+    if policy is None:
+        return
+    resource = cast(IConstruct, policy.node.default_child)
+    acknowledge(
+        resource,
+        in_regulatory_packs("IAMNoInlinePolicy"),
+        "This policy holds only the least-privilege statements that CDK grants generate for this one role; "
+        "it is deleted with the role and cannot be attached to any other principal.",
+    )
+    # Grants made after this call land in the same policy, so every group is acknowledged up front;
+    # the evidence lists only the findings that actually occurred.
+    acknowledge(
+        resource,
+        [f"AwsSolutions::AwsSolutions-IAM5[Action::{action}]" for action in GRANT_ACTION_GROUPS],
+        "These action groups come from CDK grant methods and apply only to the one key, bucket or stream "
+        "named in the same statement, never to other resources.",
+    )
+    for finding, reason in wildcards:
+        acknowledge(resource, finding, reason)

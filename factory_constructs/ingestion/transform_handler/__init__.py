@@ -1,0 +1,1 @@
+"""Firehose transform Lambda (runtime code: standard library, boto3 and the envelope only)."""

@@ -1,0 +1,1 @@
+"""IoT Core: thing group, policies, role alias, topic rules."""

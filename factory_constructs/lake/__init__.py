@@ -1,0 +1,1 @@
+"""The raw / conformed / curated data lake of a site."""

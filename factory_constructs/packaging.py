@@ -1,0 +1,50 @@
+"""Stages runtime code for assets: a handler package with the envelope beside it.
+
+No Docker here and none needed: handlers use the standard library, boto3 from
+the Lambda runtime and the envelope package, so a copy of the folders is the
+whole bundle. Staging folders are cached per process and keyed by content, so
+the asset hash changes exactly when the code does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from functools import cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ENVELOPE = ROOT / "envelope"
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "tests")
+
+
+def _digest(folders: tuple[Path, ...]) -> str:
+    digest = hashlib.sha256()
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                digest.update(str(path.relative_to(folder.parent)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@cache
+def staged(*folders: Path) -> Path:
+    """A folder holding a copy of each of ``folders`` (by its own name), e.g. handler/ and envelope/."""
+    target = Path(tempfile.gettempdir()) / "dmc-assets" / _digest(folders)
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix="staging-", dir=target.parent))
+        for folder in folders:
+            shutil.copytree(folder, building / folder.name, ignore=_IGNORED)
+        try:
+            building.rename(target)
+        except OSError:  # another process staged the same content first
+            shutil.rmtree(building)
+    return target
+
+
+def handler_bundle(handler_package: Path) -> Path:
+    """A Lambda asset folder: ``<handler_package>/`` and ``envelope/``."""
+    return staged(handler_package, ENVELOPE)
