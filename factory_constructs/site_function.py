@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -11,13 +12,14 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from factory_constructs.packaging import handler_bundle
 from factory_constructs.grant_findings import acknowledge_grant_policy
+from factory_constructs.packaging import handler_bundle
 from policies.acknowledge import acknowledge
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 LOG_RETENTION = logs.RetentionDays.THIRTEEN_MONTHS
 VPC_ACCESS_POLICY = "service-role/AWSLambdaVPCAccessExecutionRole"
+DEFAULT_TIMEOUT = Duration.minutes(1)
 
 
 class SiteFunction(Construct):
@@ -44,7 +46,7 @@ class SiteFunction(Construct):
         removal_policy: RemovalPolicy,
         environment: dict[str, str] | None = None,
         reserved_concurrency: int = 5,
-        timeout: Duration = Duration.minutes(1),
+        timeout: Duration = DEFAULT_TIMEOUT,
         memory_mb: int = 512,
     ) -> None:
         super().__init__(scope, construct_id)

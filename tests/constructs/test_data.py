@@ -1,0 +1,202 @@
+"""Data nested stack: every security-relevant setting of lake, IoT, stream, delivery and alerts."""
+
+import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Match, Template
+
+from app import build
+from synth_helpers import example_sites, nested_template
+
+pytestmark = pytest.mark.synth
+
+
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Template]:
+    """plantA (Annex 11: locked raw zone) and plantC (no regime, on-demand stream)."""
+    result = {}
+    for site in ("plantA", "plantC"):
+        app = App(outdir=str(tmp_path_factory.mktemp(site)), context={"site": site})
+        (stack,) = build(app, example_sites())
+        result[site] = nested_template(stack, "Data")
+    return result
+
+
+def bucket_of_zone(template: Template, zone: str) -> dict:
+    (bucket,) = [
+        resource
+        for resource in template.find_resources("AWS::S3::Bucket").values()
+        if {"Key": "dmc:zone", "Value": zone} in resource["Properties"]["Tags"]
+    ]
+    return bucket
+
+
+@pytest.mark.parametrize("zone", ["raw", "conformed", "curated"])
+def test_lake_buckets_use_the_site_key_with_bucket_keys_versioning_and_logs(templates, zone) -> None:
+    bucket = bucket_of_zone(templates["plantA"], zone)
+    properties = bucket["Properties"]
+    (rule,) = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["BucketKeyEnabled"] is True
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert "KMSMasterKeyID" in rule["ServerSideEncryptionByDefault"]
+    assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert properties["LoggingConfiguration"]["LogFilePrefix"] == f"{zone}/"
+    assert properties["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+    assert bucket["DeletionPolicy"] == "Retain"
+
+
+def test_lifecycle_follows_the_site_models_retention(templates) -> None:
+    raw = bucket_of_zone(templates["plantA"], "raw")["Properties"]["LifecycleConfiguration"]["Rules"][0]
+    assert raw["ExpirationInDays"] == 3650
+    assert raw["Transitions"] == [{"StorageClass": "STANDARD_IA", "TransitionInDays": 30}]
+    curated = bucket_of_zone(templates["plantC"], "curated")["Properties"]["LifecycleConfiguration"]["Rules"][0]
+    assert curated["ExpirationInDays"] == 1095
+
+
+def test_raw_zone_of_an_annex_11_site_is_locked_in_compliance_mode(templates) -> None:
+    raw = bucket_of_zone(templates["plantA"], "raw")["Properties"]
+    assert raw["ObjectLockEnabled"] is True
+    assert raw["ObjectLockConfiguration"] == {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Days": 2555, "Mode": "COMPLIANCE"}},
+    }
+    assert "ObjectLockConfiguration" not in bucket_of_zone(templates["plantC"], "raw")["Properties"]
+
+
+def test_bucket_policies_deny_plain_http_non_kms_writes_and_other_accounts(templates) -> None:
+    templates["plantA"].has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
+                        Match.object_like(
+                            {
+                                "Sid": "DenyNonKmsWrites",
+                                "Effect": "Deny",
+                                "Action": "s3:PutObject",
+                                "Condition": {
+                                    "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}
+                                },
+                            }
+                        ),
+                        Match.object_like(
+                            {
+                                "Sid": "DenyOtherAccounts",
+                                "Effect": "Deny",
+                                "Condition": {
+                                    "StringNotEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}},
+                                    "BoolIfExists": {"aws:PrincipalIsAWSService": "false"},
+                                },
+                            }
+                        ),
+                    ]
+                )
+            }
+        },
+    )
+
+
+def test_stream_is_encrypted_kept_72h_and_sized_by_the_plan(templates) -> None:
+    templates["plantA"].has_resource_properties(
+        "AWS::Kinesis::Stream",
+        {
+            "RetentionPeriodHours": 72,
+            "ShardCount": Match.any_value(),
+            "StreamEncryption": {"EncryptionType": "KMS", "KeyId": Match.any_value()},
+        },
+    )
+    templates["plantC"].has_resource_properties(
+        "AWS::Kinesis::Stream", {"StreamModeDetails": {"StreamMode": "ON_DEMAND"}, "ShardCount": Match.absent()}
+    )
+
+
+def test_firehose_partitions_dynamically_through_the_transform_into_raw(templates) -> None:
+    templates["plantA"].has_resource_properties(
+        "AWS::KinesisFirehose::DeliveryStream",
+        {
+            "DeliveryStreamType": "KinesisStreamAsSource",
+            "ExtendedS3DestinationConfiguration": Match.object_like(
+                {
+                    "Prefix": "!{partitionKeyFromLambda:kind}/area=!{partitionKeyFromLambda:area}/"
+                    "line=!{partitionKeyFromLambda:line}/date=!{partitionKeyFromLambda:date}/"
+                    "hour=!{partitionKeyFromLambda:hour}/",
+                    "ErrorOutputPrefix": "errors/!{firehose:error-output-type}/date=!{timestamp:yyyy-MM-dd}/",
+                    "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 300},
+                    "EncryptionConfiguration": {"KMSEncryptionConfig": {"AWSKMSKeyARN": Match.any_value()}},
+                    "CloudWatchLoggingOptions": Match.object_like({"Enabled": True}),
+                    "DynamicPartitioningConfiguration": {"Enabled": True, "RetryOptions": {"DurationInSeconds": 300}},
+                    "ProcessingConfiguration": {
+                        "Enabled": True,
+                        "Processors": [Match.object_like({"Type": "Lambda"})],
+                    },
+                }
+            ),
+        },
+    )
+
+
+def test_functions_run_in_the_vpc_with_encrypted_environment_and_bounded_concurrency(templates) -> None:
+    for function in templates["plantA"].find_resources("AWS::Lambda::Function").values():
+        properties = function["Properties"]
+        assert properties["Runtime"] == "python3.14"
+        assert properties["VpcConfig"]["SubnetIds"]
+        assert properties["ReservedConcurrentExecutions"] > 0
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        assert "KmsKeyArn" in properties
+
+
+def test_alert_mapping_never_blocks_a_shard(templates) -> None:
+    templates["plantA"].has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "BisectBatchOnFunctionError": True,
+            "MaximumRetryAttempts": 3,
+            "MaximumRecordAgeInSeconds": 21600,
+            "TumblingWindowInSeconds": 300,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "DestinationConfig": {"OnFailure": {"Destination": Match.any_value()}},
+        },
+    )
+    templates["plantA"].has_resource_properties(
+        "AWS::SQS::Queue", {"KmsMasterKeyId": Match.any_value(), "MessageRetentionPeriod": 1209600}
+    )
+    templates["plantA"].has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+    templates["plantA"].has_resource_properties(
+        "AWS::DynamoDB::GlobalTable",
+        {"TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True}},
+    )
+
+
+def test_topic_rules_route_by_line_and_gateway_with_a_dead_letter_action(templates) -> None:
+    template = templates["plantA"]
+    for channel, partition_key in (("telemetry", "${line}"), ("health", "${gateway}")):
+        template.has_resource_properties(
+            "AWS::IoT::TopicRule",
+            {
+                "TopicRulePayload": Match.object_like(
+                    {
+                        "Sql": f"SELECT * FROM 'dmc/plantA/+/{channel}'",
+                        "Actions": [{"Kinesis": Match.object_like({"PartitionKey": partition_key})}],
+                        "ErrorAction": {
+                            "S3": Match.object_like(
+                                {"Key": "dead-letter/iot-rules/${topic()}/${timestamp()}-${newuuid()}.json"}
+                            )
+                        },
+                    }
+                )
+            },
+        )
+
+
+def test_gateway_policy_scopes_every_action_to_its_own_thing(templates) -> None:
+    (policy,) = templates["plantA"].find_resources("AWS::IoT::Policy").values()
+    statements = {statement["Sid"]: statement for statement in policy["Properties"]["PolicyDocument"]["Statement"]}
+    rendered = str(statements["PublishOwnChannels"]["Resource"])
+    assert "topic/dmc/plantA/${iot:Connection.Thing.ThingName}/telemetry" in rendered
+    assert "dmc/plantA/+" not in rendered and "dmc/plantA/#" not in rendered
+    assert "client/${iot:Connection.Thing.ThingName}" in str(statements["ConnectAsOwnThing"]["Resource"])
+    assert statements["ConnectAsOwnThing"]["Condition"] == {"Bool": {"iot:Connection.Thing.IsAttached": "true"}}
+    templates["plantA"].has_resource_properties(
+        "AWS::IoT::RoleAlias", {"RoleAlias": "plantA-greengrass-tes", "CredentialDurationSeconds": 3600}
+    )
