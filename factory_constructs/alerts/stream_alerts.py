@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
@@ -29,7 +31,8 @@ MAX_RECORD_AGE = Duration.hours(6)
 
 
 class StreamAlerts(Construct):
-    """A tumbling-window Lambda on the stream; alerts go to an SNS topic and an EventBridge bus.
+    """A tumbling-window Lambda on the stream; alerts go to an SNS topic and an EventBridge bus,
+    and an alarm on the stream's incoming records catches total silence (no records, no invocation).
 
     The window state of each shard is carried between windows in a DynamoDB table.
     Failed batches (after bisecting and bounded retries) go to an SQS queue.
@@ -111,7 +114,8 @@ class StreamAlerts(Construct):
         function.add_event_source(
             sources.KinesisEventSource(
                 stream,
-                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                # LATEST: a first deploy must not replay 72 h of history into alerts about the past.
+                starting_position=lambda_.StartingPosition.LATEST,
                 tumbling_window=Duration.seconds(alerts.window_s),
                 bisect_batch_on_error=True,
                 retry_attempts=RETRY_ATTEMPTS,
@@ -121,6 +125,18 @@ class StreamAlerts(Construct):
                 on_failure=sources.SqsDlq(self.failures),
             )
         )
+        # A silent stream invokes no Lambda at all: an alarm covers the total outage.
+        self.silence_alarm = cloudwatch.Alarm(
+            self,
+            "StreamSilent",
+            alarm_description=f"No record reached the {site_id} stream in {alerts.window_s} s: gateways or rules down",
+            metric=stream.metric_incoming_records(period=Duration.seconds(alerts.window_s), statistic="Sum"),
+            threshold=0,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+        )
+        self.silence_alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
         acknowledge(
             function,
             in_regulatory_packs("LambdaDLQ"),

@@ -12,7 +12,7 @@ from constructs import Construct
 from policies.acknowledge import acknowledge, in_regulatory_packs
 
 # Interface endpoints every site uses: streaming, keys, logs, STS for IoT role
-# aliases, Glue, and the private API plane.
+# aliases, Glue, and what the in-VPC alert function calls (SNS, EventBridge, X-Ray).
 BASE_INTERFACE_ENDPOINTS = (
     ("Kinesis", ec2.InterfaceVpcEndpointAwsService.KINESIS_STREAMS),
     ("Firehose", ec2.InterfaceVpcEndpointAwsService.KINESIS_FIREHOSE),
@@ -20,6 +20,9 @@ BASE_INTERFACE_ENDPOINTS = (
     ("Logs", ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS),
     ("Sts", ec2.InterfaceVpcEndpointAwsService.STS),
     ("Glue", ec2.InterfaceVpcEndpointAwsService.GLUE),
+    ("Sns", ec2.InterfaceVpcEndpointAwsService.SNS),
+    ("Events", ec2.InterfaceVpcEndpointAwsService.EVENTBRIDGE),
+    ("XRay", ec2.InterfaceVpcEndpointAwsService.XRAY),
 )
 ML_INTERFACE_ENDPOINTS = (
     ("SageMakerApi", ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_API),
@@ -78,7 +81,10 @@ class SiteNetwork(Construct):
                     traffic_type=ec2.FlowLogTrafficType.ALL,
                 )
             },
-            gateway_endpoints={"S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)},
+            gateway_endpoints={
+                "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3),
+                "DynamoDb": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.DYNAMODB),
+            },
         )
         self.private_subnets = ec2.SubnetSelection(subnet_type=private_type)
         endpoints = list(BASE_INTERFACE_ENDPOINTS)

@@ -200,3 +200,19 @@ def test_gateway_policy_scopes_every_action_to_its_own_thing(templates) -> None:
     templates["plantA"].has_resource_properties(
         "AWS::IoT::RoleAlias", {"RoleAlias": "plantA-greengrass-tes", "CredentialDurationSeconds": 3600}
     )
+
+
+def test_a_silent_stream_raises_an_alarm_to_the_alert_topic(templates) -> None:
+    templates["plantA"].has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "IncomingRecords",
+            "Namespace": "AWS/Kinesis",
+            "Statistic": "Sum",
+            "Period": 300,
+            "ComparisonOperator": "LessThanOrEqualToThreshold",
+            "Threshold": 0,
+            "TreatMissingData": "breaching",
+            "AlarmActions": [Match.any_value()],
+        },
+    )

@@ -1,0 +1,90 @@
+"""Reading and writing lake tables: Parquet, Hive-style partitions, dynamic partition overwrite.
+
+A run rewrites only the partitions its output touches, so re-running over the same input replaces
+rows instead of adding them, and partitions the run did not touch stay as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import reduce
+from typing import Any
+
+from pyspark.errors import AnalysisException
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from .schemas import Columns, ddl
+
+
+def require_utc(spark: SparkSession) -> None:
+    """Dates of timestamps (partitions, windows) follow the session time zone: it must be UTC."""
+    zone = spark.conf.get("spark.sql.session.timeZone")
+    if zone not in ("UTC", "Etc/UTC", "Z", "+00:00"):
+        raise ValueError(
+            f"spark.sql.session.timeZone is {zone!r}; fix: set it to 'UTC' before running the ETL "
+            "(the entry scripts do; partitions and windows are UTC days)"
+        )
+
+
+def path_missing(error: AnalysisException) -> bool:
+    """True when Spark refused to read because the path does not exist (Spark 3.5 and 4 spellings)."""
+    return "PATH_NOT_FOUND" in str(error) or "Path does not exist" in str(error)
+
+
+def shaped(frame: DataFrame, columns: Columns, partition_keys: Columns) -> DataFrame:
+    """``frame`` with exactly the table's columns, in order and cast to their types."""
+    return frame.select(*(F.col(name).cast(glue_type).alias(name) for name, glue_type in columns + partition_keys))
+
+
+def read_table(spark: SparkSession, path: str, columns: Columns, partition_keys: Columns) -> DataFrame | None:
+    """The table at ``path`` with its declared schema, or None when nothing was written there yet."""
+    try:
+        return spark.read.schema(ddl(columns + partition_keys)).parquet(path)
+    except AnalysisException as error:
+        if path_missing(error):
+            return None
+        raise
+
+
+def partition_filter(partitions: Iterable[dict[str, Any]]) -> Column:
+    """True for rows in one of ``partitions`` (each a dict of partition key -> value)."""
+    matches = [reduce(lambda a, b: a & b, (F.col(k) == F.lit(v) for k, v in p.items())) for p in partitions]
+    return reduce(lambda a, b: a | b, matches, F.lit(False))
+
+
+def write_partitions(frame: DataFrame, path: str, columns: Columns, partition_keys: Columns) -> None:
+    """Overwrite the partitions present in ``frame``; every other partition is left alone."""
+    keys = [name for name, _ in partition_keys]
+    (
+        shaped(frame, columns, partition_keys)
+        .write.mode("overwrite")
+        .option("partitionOverwriteMode", "dynamic")
+        .partitionBy(*keys)
+        .parquet(path)
+    )
+
+
+def merge_partitions(
+    spark: SparkSession,
+    new: DataFrame,
+    path: str,
+    columns: Columns,
+    partition_keys: Columns,
+    unique_key: Sequence[str],
+    partitions: Sequence[dict[str, Any]],
+) -> None:
+    """Write ``new`` into ``partitions`` of the table, together with the rows already there, one row per key.
+
+    One shuffle: rows are distributed by partition key, so each output partition is deduplicated and
+    written by one task (one file per partition and run), and the write needs no second exchange.
+    """
+    if not partitions:
+        return
+    keys = [name for name, _ in partition_keys]
+    rows = shaped(new, columns, partition_keys)
+    existing = read_table(spark, path, columns, partition_keys)
+    if existing is not None:
+        rows = rows.unionByName(existing.where(partition_filter(partitions)))
+    deduplicated = rows.repartition(*keys).dropDuplicates([*keys, *unique_key])
+    write_partitions(deduplicated, path, columns, partition_keys)
