@@ -34,6 +34,16 @@ def resource_wildcard(resource: IConstruct, suffix: str) -> str:
     return f"AwsSolutions::AwsSolutions-IAM5[Resource::<{Stack.of(cfn).get_logical_id(cfn)}.Arn>{suffix}]"
 
 
+def asset_objects(stack: Stack, reader: str) -> tuple[str, str]:
+    """The finding (and its reason) of reading CDK assets: keys are content hashes in the bootstrap bucket."""
+    return (
+        "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::"
+        f"cdk-hnb659fds-assets-<AWS::AccountId>-{stack.region}/*]",
+        f"{reader} read CDK assets whose object keys are content hashes in the bootstrap bucket; the grant "
+        "names each asset object, the finding only sees the bucket's object wildcard.",
+    )
+
+
 def acknowledge_grant_policy(role: iam.Role, wildcards: Iterable[tuple[str, str]] = ()) -> None:
     """Acknowledge the grant-built policy of ``role``.
 

@@ -31,7 +31,10 @@ class _RulePack(NagPack):
         return self.pack
 
     def _check_resource(self, node: CfnResource) -> None:
+        kind = node.cfn_resource_type
         for rule in self.rules:
+            if kind not in rule.resource_types:
+                continue
             # jsii reads IApplyRule's members as properties; its typing stub declares them settable.
             self._apply_rule(AppliedRule(rule, node))  # type: ignore[arg-type]
 

@@ -134,6 +134,31 @@ class Alerts(Strict):
     email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+$", description="Subscribed to the alert topic.")
 
 
+class Setpoint(Strict):
+    path: str = Field(
+        pattern=r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+){5}$", description="ISA-95 tag path the cloud may write."
+    )
+    node_id: str = Field(min_length=1, description="OPC UA node written, e.g. ns=2;s=Filler.TempSetpoint.")
+    min: float = Field(allow_inf_nan=False, description="Lowest value a command may write.")
+    max: float = Field(allow_inf_nan=False, description="Highest value a command may write.")
+
+    @model_validator(mode="after")
+    def _range(self) -> Setpoint:
+        if self.min >= self.max:
+            raise ValueError(f"min {self.min} is not below max {self.max}; fix: swap or widen the range")
+        return self
+
+
+class Commands(Strict):
+    opcua_endpoint: str = Field(pattern=r"^opc\.tcp://\S+$", description="OPC UA server setpoints are written to.")
+    certificate_dir: str = Field(
+        "/greengrass/v2/dmc/opcua",
+        pattern=r"^/",
+        description="Folder on the gateway with client.pem, client.key and server.pem (Basic256Sha256).",
+    )
+    setpoints: list[Setpoint] = Field(min_length=1, description="The allow-list: tags the cloud may write.")
+
+
 class Edge(Strict):
     thing_group: Segment
     gateways: list[Segment] = Field(min_length=1, description="Thing names of the site's Greengrass cores.")
@@ -143,6 +168,19 @@ class Edge(Strict):
         {"temperature": "degC", "pressure": "bar", "flow": "m3/h", "length": "mm", "mass": "kg"},
         description="Quantity -> unit every value of that quantity is converted to.",
     )
+    tag_map_path: str = Field(
+        "/greengrass/v2/dmc/tag-map.yaml", pattern=r"^/", description="Where each gateway keeps its tag map file."
+    )
+    commands: Commands | None = Field(None, description="Setpoint writes; required with the command-handler.")
+
+    @model_validator(mode="after")
+    def _commands_configured(self) -> Edge:
+        if "command-handler" in self.components and self.commands is None:
+            raise ValueError(
+                "components has command-handler but no commands section; "
+                "fix: add edge.commands (opcua_endpoint, setpoints) or remove command-handler"
+            )
+        return self
 
 
 class Features(Strict):
@@ -230,6 +268,13 @@ class Site(Strict):
         lines = [f"{line.area}/{line.line}" for line in self.lines]
         if len(set(lines)) != len(lines):
             problems.append(f"lines repeat an area/line among {lines}; fix: list each line once")
+        setpoints = self.edge.commands.setpoints if self.edge.commands else []
+        foreign = [point.path for point in setpoints if not point.path.startswith(f"{self.enterprise}/{self.id}/")]
+        if foreign:
+            problems.append(
+                f"edge.commands.setpoints {foreign} are not under {self.enterprise}/{self.id}/; "
+                "fix: write tags of this site only"
+            )
         if len(set(self.edge.gateways)) != len(self.edge.gateways):
             problems.append("edge.gateways lists a thing name twice; fix: list each gateway once")
         if problems:

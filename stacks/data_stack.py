@@ -1,4 +1,4 @@
-"""Data capability of a site: lake, IoT Core, stream, raw delivery, stream alerts."""
+"""Data capability of a site: lake, IoT Core, stream, raw delivery, catalog and ETL, stream alerts."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from factory_constructs.alerts.stream_alerts import StreamAlerts
+from factory_constructs.etl.etl_jobs import EtlJobs, site_config_argument
+from factory_constructs.etl.lake_catalog import LakeCatalog
 from factory_constructs.ingestion.raw_delivery import RawDelivery
 from factory_constructs.ingestion.tag_stream import TagStream
 from factory_constructs.iot.site_iot import SiteIot
@@ -18,7 +20,7 @@ from stacks.foundation_stack import FoundationStack, removal_policy
 
 class DataStack(NestedStack):
     def __init__(self, scope: Construct, construct_id: str, *, site: Site, foundation: FoundationStack) -> None:
-        super().__init__(scope, construct_id, description=f"{site.display_name}: IoT, streaming, lake, alerts")
+        super().__init__(scope, construct_id, description=f"{site.display_name}: IoT, streaming, lake, ETL, alerts")
         keys = foundation.keys
         network = foundation.network
         removal = removal_policy(site)
@@ -70,6 +72,28 @@ class DataStack(NestedStack):
             buffer_mb=site.ingestion.firehose_buffer_mb,
             buffer_seconds=site.ingestion.firehose_buffer_seconds,
             removal_policy=removal,
+        )
+        self.catalog = LakeCatalog(
+            self,
+            "Catalog",
+            site_id=site.id,
+            areas=[line.area for line in site.lines],
+            lines=[line.line for line in site.lines],
+            raw=self.lake.raw.bucket,
+            conformed=self.lake.conformed.bucket,
+            curated=self.lake.curated.bucket,
+            removal_policy=removal,
+        )
+        self.etl = EtlJobs(
+            self,
+            "Etl",
+            site_id=site.id,
+            site_config=site_config_argument(site),
+            raw=self.lake.raw.bucket,
+            conformed=self.lake.conformed.bucket,
+            curated=self.lake.curated.bucket,
+            key=keys.data,
+            logs_key=keys.logs,
         )
         self.alerts = StreamAlerts(
             self,

@@ -7,6 +7,7 @@ from constructs import Construct
 
 from site_model import Site
 from stacks.data_stack import DataStack
+from stacks.edge_stack import EdgeStack
 from stacks.foundation_stack import FoundationStack
 
 
@@ -26,6 +27,7 @@ class SiteStack(Stack):
             Tags.of(self).add(key, value)
         self.foundation = FoundationStack(self, "Foundation", site=site, region=region)
         self.data = DataStack(self, "Data", site=site, foundation=self.foundation)
+        self.edge = EdgeStack(self, "Edge", site=site, data=self.data)
 
 
 def site_tags(site: Site) -> dict[str, str]:

@@ -1,1 +1,1 @@
-"""commands of the edge components."""
+"""Commands from the cloud to the plant: allow-listed, verified, audited setpoint writes."""

@@ -1,1 +1,1 @@
-"""greengrass of the edge components."""
+"""Greengrass v2 packaging of the edge: recipes, artifact build, component configuration, entry points."""

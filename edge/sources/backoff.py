@@ -13,15 +13,13 @@ class ReconnectSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    initial_s: float = Field(1.0, gt=0, le=60, description="Delay after the first failed attempt.")
-    max_s: float = Field(60.0, gt=0, le=3600, description="Upper bound of any delay.")
+    initial_s: float = Field(default=1.0, gt=0, le=60, description="Delay after the first failed attempt.")
+    max_s: float = Field(default=60.0, gt=0, le=3600, description="Upper bound of any delay.")
 
     @model_validator(mode="after")
     def _ordered(self) -> ReconnectSettings:
         if self.max_s < self.initial_s:
-            raise ValueError(
-                f"max_s {self.max_s} is below initial_s {self.initial_s}; fix: set max_s >= initial_s"
-            )
+            raise ValueError(f"max_s {self.max_s} is below initial_s {self.initial_s}; fix: set max_s >= initial_s")
         return self
 
 

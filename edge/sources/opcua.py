@@ -24,15 +24,15 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime, timezone
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from asyncua import Client, Node, ua
 from asyncua.common.subscription import DataChangeNotif
 from asyncua.crypto import security_policies
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edge.readings import Reading
 from edge.sources.backoff import Backoff, ReconnectSettings
@@ -46,6 +46,7 @@ _POLICIES: dict[str, type[security_policies.SecurityPolicy]] = {
 }
 
 Value = float | int | bool | str
+_NODE_ID_EXAMPLE = "ns=2;s=Filler.Temperature or ns=3;i=1001"
 
 
 class OpcUaSettings(BaseModel):
@@ -59,17 +60,23 @@ class OpcUaSettings(BaseModel):
     certificate: Path = Field(description="This client's certificate (PEM or DER); its URI SAN is application_uri.")
     private_key: Path = Field(description="This client's private key (PEM or DER, unencrypted).")
     server_certificate: Path = Field(description="The server's certificate, pinned: no other server is trusted.")
-    application_uri: str = Field("urn:dmc:edge:opcua-client", min_length=1)
-    publishing_interval_ms: int = Field(500, ge=10, le=60_000, description="How often the server sends changes.")
-    sampling_interval_ms: int = Field(250, ge=0, le=60_000, description="How often the server samples each tag.")
-    queue_size: int = Field(10, ge=1, le=1000, description="Changes the server keeps per tag between two sends.")
-    request_timeout_s: float = Field(4.0, gt=0, le=120)
-    reconnect: ReconnectSettings = ReconnectSettings()
+    application_uri: str = Field(default="urn:dmc:edge:opcua-client", min_length=1)
+    publishing_interval_ms: int = Field(
+        default=500, ge=10, le=60_000, description="How often the server sends changes."
+    )
+    sampling_interval_ms: int = Field(
+        default=250, ge=0, le=60_000, description="How often the server samples each tag."
+    )
+    queue_size: int = Field(
+        default=10, ge=1, le=1000, description="Changes the server keeps per tag between two sends."
+    )
+    request_timeout_s: float = Field(default=4.0, gt=0, le=120)
+    reconnect: ReconnectSettings = Field(default_factory=ReconnectSettings)
 
-    def require_files(self) -> None:
-        """Raise ValueError naming every certificate or key file that does not exist."""
+    def require_files(self, where: str = "sources.opcua") -> None:
+        """Raise ValueError naming every certificate or key file that does not exist; ``where`` names the settings."""
         missing = [
-            f"sources.opcua.{key}: file {path} does not exist; fix: install it on the gateway or correct the path"
+            f"{where}.{key}: file {path} does not exist; fix: install it on the gateway or correct the path"
             for key, path in (
                 ("certificate", self.certificate),
                 ("private_key", self.private_key),
@@ -81,6 +88,20 @@ class OpcUaSettings(BaseModel):
             raise ValueError("\n".join(missing))
 
 
+def parse_settings(data: Mapping[str, Any]) -> OpcUaSettings:
+    """Validate ``sources.opcua`` of a tag map; raises ValueError naming each bad field, its value and the fix."""
+    try:
+        return OpcUaSettings.model_validate(dict(data))
+    except ValidationError as error:
+        problems = [
+            f"sources.opcua.{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
+            + ("" if item["type"] == "missing" else f" (got {item['input']!r})")
+            + "; fix: see OpcUaSettings in edge/sources/opcua.py"
+            for item in error.errors()
+        ]
+        raise ValueError("\n".join(problems)) from None
+
+
 def parse_node_ids(addresses: list[str]) -> dict[ua.NodeId, str]:
     """NodeId -> tag map address; raises ValueError naming every address that is not a NodeId."""
     nodes: dict[ua.NodeId, str] = {}
@@ -89,9 +110,7 @@ def parse_node_ids(addresses: list[str]) -> dict[ua.NodeId, str]:
         try:
             nodes[ua.NodeId.from_string(address)] = address
         except ua.UaStringParsingError:
-            problems.append(
-                f"opcua address {address!r} is not a NodeId; fix: write it like ns=2;s=Filler.Temperature or ns=3;i=1001"
-            )
+            problems.append(f"opcua address {address!r} is not a NodeId; fix: write it like {_NODE_ID_EXAMPLE}")
     if problems:
         raise ValueError("\n".join(problems))
     return nodes
@@ -107,11 +126,11 @@ def quality_of(status: ua.StatusCode | None) -> str:
 
 
 def epoch_seconds(moment: datetime | None, fallback: float) -> float:
-    """UTC epoch seconds of an OPC UA timestamp; asyncua decodes them as naive UTC datetimes."""
+    """UTC epoch seconds of an OPC UA timestamp (always UTC on the wire: a naive datetime is taken as UTC)."""
     if moment is None:
         return fallback
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 
@@ -146,7 +165,7 @@ def reading_from(address: str, data_value: ua.DataValue, last: Value | None, now
 async def open_client(
     settings: OpcUaSettings,
     *,
-    on_lost: Callable[[Exception], Awaitable[None]] | None = None,
+    on_lost: Callable[[Exception], Coroutine[Any, Any, None]] | None = None,
     auto_reconnect: bool = False,
 ) -> Client:
     """A connected, secured client. ``on_lost`` is set before connecting so no loss goes unseen."""
@@ -168,7 +187,7 @@ async def close_client(client: Client, timeout_s: float) -> None:
     """Disconnect without raising: after a loss the server is gone and closing the session must fail."""
     try:
         await asyncio.wait_for(client.disconnect(), timeout_s)
-    except (OSError, ua.UaError, asyncio.TimeoutError) as error:
+    except (OSError, ua.UaError) as error:  # TimeoutError is an OSError
         log.debug("OPC UA disconnect after loss: %r", error)
 
 
@@ -198,6 +217,7 @@ class OpcUaSource:
         self._nodes = parse_node_ids(addresses)
         self._queue: asyncio.Queue[list[Reading] | None] = asyncio.Queue()
         self._last: dict[str, Value] = {}
+        self._stale = True  # no live subscription: the last values are not current
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -240,6 +260,10 @@ class OpcUaSource:
         self._queue.put_nowait([reading])
 
     def _mark_all_bad(self) -> None:
+        # Once per outage, not once per failed attempt: the first bad value is the news.
+        if self._stale:
+            return
+        self._stale = True
         now = time.time()
         stale = [Reading(address, value, "bad", now) for address, value in self._last.items()]
         if stale:
@@ -250,8 +274,11 @@ class OpcUaSource:
         while True:
             try:
                 await self._session(backoff)
-            except Exception as error:  # any failure of one session must lead to a reconnect, never a dead source
-                log.warning("OPC UA %s: connection failed or lost: %r", self._settings.endpoint, error)
+            except Exception as error:  # whatever ends a session, the source reconnects rather than dies
+                expected = isinstance(error, OSError | ua.UaError)
+                log.warning(
+                    "OPC UA %s: connection failed or lost: %r", self._settings.endpoint, error, exc_info=not expected
+                )
             self._mark_all_bad()
             await asyncio.sleep(backoff.next_delay())
 
@@ -263,14 +290,12 @@ class OpcUaSource:
 
         client = await open_client(self._settings, on_lost=on_lost)
         try:
-            subscription = await client.create_subscription(
-                self._settings.publishing_interval_ms, _Handler(self, lost)
-            )
+            subscription = await client.create_subscription(self._settings.publishing_interval_ms, _Handler(self, lost))
             node_ids = list(self._nodes)
             results = await subscription.subscribe_data_change(
                 [client.get_node(node_id) for node_id in node_ids],
                 queuesize=self._settings.queue_size,
-                sampling_interval=self._settings.sampling_interval_ms,
+                sampling_interval=ua.Double(self._settings.sampling_interval_ms),
             )
             for node_id, result in zip(node_ids, results, strict=True):
                 if isinstance(result, ua.StatusCode):
@@ -281,6 +306,7 @@ class OpcUaSource:
                         result.name,
                     )
             backoff.reset()
+            self._stale = False
             log.info("OPC UA %s: subscribed to %d tags", self._settings.endpoint, len(node_ids))
             await lost.wait()
         finally:

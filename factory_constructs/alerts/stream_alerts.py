@@ -76,6 +76,7 @@ class StreamAlerts(Construct):
             encryption_master_key=key,
             enforce_ssl=True,
             retention_period=Duration.days(14),
+            removal_policy=removal_policy,
         )
         acknowledge(
             self.failures,

@@ -19,6 +19,9 @@ class Rule:
     info: str
     explanation: str
     evaluate: Callable[[CfnResource], NagRuleCompliance]
+    # The CloudFormation types the rule looks at. The pack skips every other resource before
+    # anything crosses into jsii: each callback costs a round trip, and synth time matters.
+    resource_types: frozenset[str]
     level: NagMessageLevel = NagMessageLevel.ERROR
 
 
@@ -73,3 +76,20 @@ def resource_tag(node: CfnResource, key: str) -> str | None:
         if tag.get("key") == key:
             return str(tag.get("value"))
     return None
+
+
+# Resources that keep plant data, records or evidence.
+STATEFUL_RESOURCE_TYPES = frozenset(
+    {
+        "AWS::S3::Bucket",
+        "AWS::KMS::Key",
+        "AWS::Logs::LogGroup",
+        "AWS::Kinesis::Stream",
+        "AWS::DynamoDB::Table",
+        "AWS::DynamoDB::GlobalTable",
+        "AWS::Glue::Database",
+        "AWS::SQS::Queue",
+    }
+)
+# ... and those that carry it on: where data may reside or pass through.
+DATA_RESOURCE_TYPES = STATEFUL_RESOURCE_TYPES | {"AWS::KinesisFirehose::DeliveryStream", "AWS::SNS::Topic"}

@@ -24,4 +24,5 @@ KMS_ROTATION = Rule(
     info="The KMS key does not rotate.",
     explanation="Keys protecting GxP records rotate yearly so that one exposed key material covers a bounded period.",
     evaluate=_evaluate,
+    resource_types=frozenset({"AWS::KMS::Key"}),
 )

@@ -23,4 +23,5 @@ LOG_RETENTION = Rule(
     info="The log group is not KMS-encrypted with a site key or keeps records for less than 365 days.",
     explanation="Logs are part of the audit trail: encrypt them with the site's key and keep them at least a year.",
     evaluate=_evaluate,
+    resource_types=frozenset({"AWS::Logs::LogGroup"}),
 )

@@ -28,4 +28,5 @@ NO_EXTERNAL_EGRESS = Rule(
     explanation="Data residency: an HTTP destination can be anywhere; route plant data only to the site's own "
     "regional services (Kinesis, Firehose, S3).",
     evaluate=_evaluate,
+    resource_types=frozenset({"AWS::IoT::TopicRule", "AWS::KinesisFirehose::DeliveryStream"}),
 )

@@ -27,4 +27,5 @@ RAW_OBJECT_LOCK = Rule(
     explanation="Original electronic records must be protected from alteration and deletion for their retention "
     "period; governance mode can be bypassed, compliance mode cannot.",
     evaluate=_evaluate,
+    resource_types=frozenset({"AWS::S3::Bucket"}),
 )

@@ -19,4 +19,5 @@ S3_VERSIONED = Rule(
     info="The S3 bucket does not keep object versions.",
     explanation="GxP records must not be lost by overwrite or delete: enable versioning so every change is kept.",
     evaluate=_evaluate,
+    resource_types=frozenset({"AWS::S3::Bucket"}),
 )

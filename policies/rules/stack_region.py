@@ -1,9 +1,9 @@
-"""Residency-StackRegion: every resource lives in one of its site's allowed data regions."""
+"""Residency-StackRegion: every resource holding data lives in one of its site's allowed data regions."""
 
 from aws_cdk import CfnResource, Stack, Token
 from cdk_nag import NagRuleCompliance
 
-from policies.rules import Rule, stack_tag
+from policies.rules import DATA_RESOURCE_TYPES, Rule, stack_tag
 
 DATA_REGIONS_TAG = "dmc:data-regions"
 
@@ -18,8 +18,9 @@ def _evaluate(node: CfnResource) -> NagRuleCompliance:
 
 STACK_REGION = Rule(
     suffix="StackRegion",
-    info="The resource's stack has no concrete region inside its site's allowed data regions.",
+    info="A data-holding resource's stack has no concrete region inside its site's allowed data regions.",
     explanation="Data residency: a site's stacks carry the dmc:data-regions tag and are deployed only to one of "
     "those regions (set env.region explicitly; region-agnostic stacks cannot be proven resident).",
     evaluate=_evaluate,
+    resource_types=DATA_RESOURCE_TYPES,
 )

@@ -3,23 +3,12 @@
 from aws_cdk import CfnDeletionPolicy, CfnResource
 from cdk_nag import NagRuleCompliance
 
-from policies.rules import Rule, stack_tag
+from policies.rules import STATEFUL_RESOURCE_TYPES, Rule, stack_tag
 from policies.rules.raw_object_lock import AUDIT_TRAIL_TAG
-
-STATEFUL_TYPES = frozenset(
-    {
-        "AWS::S3::Bucket",
-        "AWS::KMS::Key",
-        "AWS::Logs::LogGroup",
-        "AWS::Kinesis::Stream",
-        "AWS::DynamoDB::Table",
-        "AWS::Glue::Database",
-    }
-)
 
 
 def _evaluate(node: CfnResource) -> NagRuleCompliance:
-    if node.cfn_resource_type not in STATEFUL_TYPES or stack_tag(node, AUDIT_TRAIL_TAG) != "true":
+    if stack_tag(node, AUDIT_TRAIL_TAG) != "true":
         return NagRuleCompliance.NOT_APPLICABLE
     policy = node.cfn_options.deletion_policy
     retained = policy in (CfnDeletionPolicy.RETAIN, CfnDeletionPolicy.SNAPSHOT)
@@ -31,4 +20,5 @@ STATEFUL_RETAINED = Rule(
     info="A stateful resource of a Part 11 / Annex 11 site would be deleted with its stack.",
     explanation="Records must survive a stack deletion: keep DeletionPolicy Retain (lake.retain_data: true).",
     evaluate=_evaluate,
+    resource_types=STATEFUL_RESOURCE_TYPES,
 )

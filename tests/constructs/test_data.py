@@ -1,5 +1,7 @@
 """Data nested stack: every security-relevant setting of lake, IoT, stream, delivery and alerts."""
 
+import json
+
 import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Match, Template
@@ -216,3 +218,76 @@ def test_a_silent_stream_raises_an_alarm_to_the_alert_topic(templates) -> None:
             "AlarmActions": [Match.any_value()],
         },
     )
+
+
+def test_glue_jobs_run_under_the_site_keys_with_bookmarks_and_metrics(templates) -> None:
+    template = templates["plantA"]
+    template.has_resource_properties(
+        "AWS::Glue::SecurityConfiguration",
+        {
+            "EncryptionConfiguration": {
+                "S3Encryptions": [Match.object_like({"S3EncryptionMode": "SSE-KMS"})],
+                "CloudWatchEncryption": Match.object_like({"CloudWatchEncryptionMode": "SSE-KMS"}),
+                "JobBookmarksEncryption": Match.object_like({"JobBookmarksEncryptionMode": "CSE-KMS"}),
+            }
+        },
+    )
+    jobs = template.find_resources("AWS::Glue::Job")
+    assert len(jobs) == 2
+    for job in jobs.values():
+        properties = job["Properties"]
+        arguments = properties["DefaultArguments"]
+        assert properties["GlueVersion"] == "5.0"
+        assert "Ref" in properties["SecurityConfiguration"]
+        assert arguments["--job-bookmark-option"] == "job-bookmark-enable"
+        assert arguments["--enable-metrics"] == "true"
+        assert "--extra-py-files" in arguments
+        site_config = json.loads(arguments["--site_config"])
+        assert site_config["timezone"] == "Europe/Berlin"
+        assert site_config["lines"][0]["line_path"] == "acme/plantA/filling/line1"
+        assert [shift["name"] for shift in site_config["lines"][0]["shifts"]] == ["early", "late", "night"]
+
+
+def test_the_curated_job_runs_after_the_conformed_job_succeeds(templates) -> None:
+    templates["plantA"].has_resource_properties(
+        "AWS::Glue::Trigger", {"Type": "SCHEDULED", "Schedule": "cron(15 * * * ? *)", "StartOnCreation": True}
+    )
+    templates["plantA"].has_resource_properties(
+        "AWS::Glue::Trigger",
+        {
+            "Type": "CONDITIONAL",
+            "Predicate": {"Conditions": [Match.object_like({"State": "SUCCEEDED", "LogicalOperator": "EQUALS"})]},
+        },
+    )
+
+
+def test_catalog_tables_project_partitions_from_the_site_model(templates) -> None:
+    template = templates["plantA"]
+    template.has_resource_properties(
+        "AWS::Glue::Database", {"DatabaseInput": {"Name": "planta_raw", "Description": Match.any_value()}}
+    )
+    tables = {
+        resource["Properties"]["TableInput"]["Name"]: resource["Properties"]["TableInput"]
+        for resource in template.find_resources("AWS::Glue::Table").values()
+    }
+    assert sorted(tables) == [
+        "downtime_events",
+        "line_shift_oee",
+        "rejects",
+        "tag_hour",
+        "tag_minute",
+        "tag_values",
+        "tags",
+    ]
+    raw = tables["tags"]["Parameters"]
+    assert raw["projection.enabled"] == "true"
+    assert raw["projection.area.values"] == "filling"
+    assert raw["projection.line.values"] == "line1"
+    assert raw["projection.hour.range"] == "0,23"
+    assert json.dumps(raw["storage.location.template"]).endswith(
+        '"/tags/area=${area}/line=${line}/date=${date}/hour=${hour}/"]]}'
+    )
+    conformed = tables["tag_values"]
+    assert [key["Name"] for key in conformed["PartitionKeys"]] == ["area", "line", "date"]
+    assert "ParquetHiveSerDe" in conformed["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"]
+    template.all_resources("AWS::Glue::Database", {"DeletionPolicy": "Retain"})

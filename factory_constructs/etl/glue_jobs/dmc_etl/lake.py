@@ -49,7 +49,7 @@ def read_table(spark: SparkSession, path: str, columns: Columns, partition_keys:
 
 def partition_filter(partitions: Iterable[dict[str, Any]]) -> Column:
     """True for rows in one of ``partitions`` (each a dict of partition key -> value)."""
-    matches = [reduce(lambda a, b: a & b, (F.col(k) == F.lit(v) for k, v in p.items())) for p in partitions]
+    matches = [reduce(lambda a, b: a & b, (F.col(k).eqNullSafe(F.lit(v)) for k, v in p.items())) for p in partitions]
     return reduce(lambda a, b: a | b, matches, F.lit(False))
 
 

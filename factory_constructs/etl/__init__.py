@@ -1,0 +1,1 @@
+"""Glue: the lake's catalog and the raw -> conformed -> curated jobs (their code in glue_jobs/)."""

@@ -1,0 +1,302 @@
+"""Raw zone -> conformed zone: parse, check, type, normalise units, deduplicate, merge by partition.
+
+Input: JSON Lines objects, each line one envelope ``tags`` batch. Output: one typed row per tag value,
+deduplicated on ``id`` across the run and the rows already in the partitions it touches, so delivery
+"at least once" and re-runs over the same objects leave exactly one row per value.
+
+Built for one pass over the input: lines are parsed once with an explicit schema (no inference, no
+UDF), checked with column expressions, and the checked rows are cached because three small actions
+read them (the touched partitions and reject counts, the rejects, the conformed rows).
+
+What is refused goes to the rejects table with the reason, never dropped and never failing the job:
+* a whole line when it is not a readable ``tags`` batch: not JSON, a field of the wrong JSON type,
+  a missing or wrong ``v``, ``kind``, ``site``, ``gateway``, ``line``, ``batch_seq`` or ``values``;
+* a single value when only that value is wrong (missing field, path not on the batch's line, quality,
+  timestamp, sequence number, id); the batch's other values are kept.
+The checks follow ``envelope.tag_envelope.validate``. Spark's JSON reader reads a JSON number or
+boolean in a string field as its text, so it accepts a few spellings the envelope refuses (e.g. an
+``id`` sent as a number); the ingestion transform already refuses those before the raw zone.
+
+Typing: Spark's reader gives a polymorphic ``value`` as text without its JSON type, so a value is a
+number when its text is a decimal number, a boolean when it is ``true``/``false``, a string otherwise
+(a string that spells a number, such as "0042", is read as the number 42).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from envelope.tag_envelope import KIND_TAGS, LINE_PATH_RE, QUALITIES, SCHEMA_VERSION
+
+from .config import SiteConfig
+from .lake import merge_partitions, require_utc
+from .schemas import CONFORMED_COLUMNS, CONFORMED_PARTITION_KEYS, REJECTS_COLUMNS, REJECTS_PARTITION_KEYS
+from .units import conversions
+
+_CORRUPT = "_corrupt_record"
+_VALUE = T.StructType(
+    [
+        T.StructField("path", T.StringType()),
+        T.StructField("value", T.StringType()),  # any JSON scalar, read as its text
+        T.StructField("unit", T.StringType()),
+        T.StructField("quality", T.StringType()),
+        T.StructField("ts", T.StringType()),
+        T.StructField("seq", T.LongType()),
+        T.StructField("id", T.StringType()),
+    ]
+)
+ENVELOPE_SCHEMA = T.StructType(
+    [
+        T.StructField("v", T.LongType()),
+        T.StructField("kind", T.StringType()),
+        T.StructField("site", T.StringType()),
+        T.StructField("gateway", T.StringType()),
+        T.StructField("line", T.StringType()),
+        T.StructField("batch_seq", T.LongType()),
+        T.StructField("values", T.ArrayType(_VALUE)),
+        T.StructField(_CORRUPT, T.StringType()),
+    ]
+)
+# A line that is not JSON, or whose fields have the wrong JSON type, fills _corrupt_record. NaN and
+# Infinity are not JSON numbers: refusing them makes such a line a reject instead of a stored NaN.
+_PARSE_OPTIONS = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT, "allowNonNumericNumbers": "false"}
+_QUALITY_LIST = ", ".join(QUALITIES)
+
+
+@dataclass(frozen=True)
+class ConformSummary:
+    """What one run did: values written (before deduplication), rejects per field, partitions touched."""
+
+    values: int
+    rejects: dict[str, int]
+    partitions: list[dict[str, object]]
+
+
+def read_raw(
+    spark: SparkSession,
+    paths: Sequence[str],
+    modified_after: datetime | None = None,
+    modified_before: datetime | None = None,
+) -> DataFrame:
+    """Raw lines (``text``) and their object (``source_file``) under ``paths``, optionally by modification time.
+
+    Bounds are UTC (the session time zone); ``modified_after`` excludes, ``modified_before`` excludes.
+    """
+    reader = spark.read.option("recursiveFileLookup", "true")
+    if modified_after is not None:
+        reader = reader.option("modifiedAfter", _spark_time(modified_after))
+    if modified_before is not None:
+        reader = reader.option("modifiedBefore", _spark_time(modified_before))
+    frame = reader.text(list(paths))
+    return frame.select(F.col("value").alias("text"), F.col("_metadata.file_path").alias("source_file"))
+
+
+def _spark_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _record_problem(m: Column) -> Column:
+    """Why a parsed line is not a usable tags batch (null when it is), in the envelope's words."""
+    line = m["line"]
+    return (
+        F.when(m.isNull() | m[_CORRUPT].isNotNull(), F.lit("message: not a JSON object of the tag envelope's types"))
+        .when(
+            m["v"].isNull() | (m["v"] != SCHEMA_VERSION),
+            F.format_string(f"v: %s is not the supported schema version {SCHEMA_VERSION}", m["v"]),
+        )
+        .when(
+            m["kind"].isNull() | (m["kind"] != KIND_TAGS), F.format_string(f"kind: '%s' is not {KIND_TAGS}", m["kind"])
+        )
+        .when(
+            m["site"].isNull() | (m["site"] == ""), F.format_string("site: '%s' is not a non-empty string", m["site"])
+        )
+        .when(
+            m["gateway"].isNull() | (m["gateway"] == ""),
+            F.format_string("gateway: '%s' is not a non-empty string", m["gateway"]),
+        )
+        .when(
+            line.isNull() | ~line.rlike(LINE_PATH_RE.pattern),
+            F.format_string("line: '%s' is not enterprise/site/area/line", line),
+        )
+        .when(
+            F.split(line, "/").getItem(1) != m["site"],
+            F.format_string("line: '%s' is not under site '%s'", line, m["site"]),
+        )
+        .when(
+            m["batch_seq"].isNull() | (m["batch_seq"] < 0),
+            F.format_string("batch_seq: %s is not a non-negative integer", m["batch_seq"]),
+        )
+        .when(
+            m["values"].isNull() | (F.size(m["values"]) == 0), F.lit("values: expected a non-empty list of tag values")
+        )
+    )
+
+
+def _value_problem(x: Column, index: Column, line: Column, cell: Column, tag: Column, ts: Column) -> Column:
+    """Why one value of a good batch cannot be conformed (null when it can)."""
+    at = F.format_string("values[%d]", index)
+    problem = F.when(x.isNull(), F.concat(at, F.lit(": expected an object")))
+    for field in _VALUE.fieldNames():
+        problem = problem.when(x[field].isNull(), F.concat(at, F.lit(f": missing {field}")))
+    path = x["path"]
+    return (
+        problem.when(
+            ~path.startswith(F.concat(line, F.lit("/"))),
+            F.concat(at, F.format_string(".path: '%s' is not on the batch's line '%s'", path, line)),
+        )
+        .when(
+            (cell == "") | (tag == "") | (F.concat(line, F.lit("/"), cell, F.lit("/"), tag) != path),
+            F.concat(at, F.format_string(".path: '%s' is not enterprise/site/area/line/cell/tag", path)),
+        )
+        .when(
+            ~x["quality"].isin(*QUALITIES),
+            F.concat(at, F.format_string(f".quality: '%s' is not one of {_QUALITY_LIST}", x["quality"])),
+        )
+        .when(
+            ts.isNull() | ~x["ts"].endswith("Z") | (F.substring(x["ts"], 11, 1) != "T"),
+            F.concat(at, F.format_string(".ts: '%s' is not ISO 8601 UTC like 2026-01-31T08:00:00.000Z", x["ts"])),
+        )
+        .when(x["seq"] < 0, F.concat(at, F.format_string(".seq: %d is not a non-negative integer", x["seq"])))
+        .when(x["id"] == "", F.concat(at, F.lit(".id: '' is not a non-empty string")))
+    )
+
+
+def _unit_table(config: SiteConfig) -> Column:
+    """Spelling -> (unit, scale, shift) as a literal map: a lookup per row, no join."""
+    entries = []
+    for spelling, conversion in sorted(conversions(config.canonical_units).items()):
+        entries += [
+            F.lit(spelling),
+            F.struct(
+                F.lit(conversion.unit).alias("unit"),
+                F.lit(conversion.scale).alias("scale"),
+                F.lit(conversion.shift).alias("shift"),
+            ),
+        ]
+    return F.create_map(*entries)
+
+
+def checked_values(lines: DataFrame, config: SiteConfig) -> DataFrame:
+    """One row per tag value or rejected line: conformed columns, and ``reason`` (null when conformed)."""
+    m = F.from_json("text", ENVELOPE_SCHEMA, _PARSE_OPTIONS)
+    parsed = lines.select("text", "source_file", m.alias("m"))
+    record_problem = _record_problem(F.col("m"))
+    # A rejected line becomes one row with no value (posexplode_outer of null); only it keeps its text.
+    staged = parsed.select(
+        "source_file",
+        F.when(record_problem.isNotNull(), F.col("text")).alias("bad_line"),
+        record_problem.alias("record_problem"),
+        F.col("m.site").alias("site"),
+        F.col("m.gateway").alias("gateway"),
+        F.col("m.line").alias("line_path"),
+        F.col("m.batch_seq").alias("batch_seq"),
+        F.posexplode_outer(F.when(record_problem.isNull(), F.col("m.values"))).alias("value_index", "x"),
+    )
+    x = F.col("x")
+    line_path = F.col("line_path")
+    rest = F.substring(x["path"], F.length(line_path) + 2, 1 << 20)
+    cell, tag = F.substring_index(rest, "/", 1), F.substring_index(rest, "/", -1)
+    ts = F.expr("try_cast(x.ts AS TIMESTAMP)")
+    reason = F.coalesce(F.col("record_problem"), _value_problem(x, F.col("value_index"), line_path, cell, tag, ts))
+    text = x["value"]
+    last_char = F.substring(text, -1, 1)
+    # Java's number parser also takes "1d", "NaN", "Infinity": a decimal number ends with a digit.
+    number = F.when(last_char.between("0", "9"), F.expr("try_cast(x.value AS DOUBLE)"))
+    boolean = F.when(text.isin("true", "false"), text == "true")
+    conversion = _unit_table(config)[F.trim(x["unit"])]
+    for_rejects = reason.isNotNull()
+    return staged.select(
+        F.col("site"),
+        F.col("gateway"),
+        F.split(line_path, "/").getItem(2).alias("area"),
+        F.split(line_path, "/").getItem(3).alias("line"),
+        cell.alias("cell"),
+        tag.alias("tag"),
+        x["path"].alias("path"),
+        ts.alias("ts"),
+        F.to_date(ts).alias("date"),
+        F.coalesce(number * conversion["scale"] + conversion["shift"], number).alias("value_double"),
+        boolean.alias("value_bool"),
+        F.when(number.isNull() & boolean.isNull(), text).alias("value_string"),
+        F.coalesce(conversion["unit"], F.trim(x["unit"])).alias("unit"),
+        x["quality"].alias("quality"),
+        x["seq"].alias("seq"),
+        x["id"].alias("id"),
+        reason.alias("reason"),
+        F.when(for_rejects, F.col("source_file")).alias("source_file"),
+        F.when(for_rejects, F.col("value_index")).alias("value_index"),
+        F.when(for_rejects, F.coalesce(F.col("bad_line"), F.to_json(x))).alias("record"),
+        F.when(for_rejects, line_path).alias("line_path"),
+        F.when(for_rejects, F.col("batch_seq")).alias("batch_seq"),
+        # Rejects are filed under the date partition of their raw object (null outside that layout).
+        F.when(for_rejects, F.nullif(F.regexp_extract("source_file", r"/date=([^/]+)/", 1), F.lit(""))).alias(
+            "raw_date"
+        ),
+    )
+
+
+def _reject_field(reason: Column) -> Column:
+    """The field a reason names, without value indexes: a bounded key for counting rejects."""
+    return F.regexp_replace(F.substring_index(reason, ":", 1), r"\[\d+\]", "[]")
+
+
+def conform(
+    spark: SparkSession,
+    lines: DataFrame,
+    *,
+    conformed_path: str,
+    rejects_path: str,
+    config: SiteConfig,
+) -> ConformSummary:
+    """Conform raw ``lines`` (``text``, ``source_file``) into the conformed table, refused ones into rejects."""
+    require_utc(spark)
+    checked = checked_values(lines, config).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        good = F.col("reason").isNull()
+        # The one pass over the cache that tells which partitions to merge and what was refused.
+        counts = (
+            checked.groupBy(
+                F.when(good, F.col("area")).alias("area"),
+                F.when(good, F.col("line")).alias("line"),
+                F.when(good, F.col("date")).alias("date"),
+                "raw_date",
+                _reject_field(F.col("reason")).alias("field"),
+            )
+            .count()
+            .collect()
+        )
+        conformed = [row for row in counts if row["field"] is None]
+        refused = [row for row in counts if row["field"] is not None]
+        partitions = [{"area": row["area"], "line": row["line"], "date": row["date"]} for row in conformed]
+        rejects: dict[str, int] = {}
+        for row in refused:
+            rejects[row["field"]] = rejects.get(row["field"], 0) + row["count"]
+        merge_partitions(
+            spark,
+            checked.where(~good).withColumn("date", F.col("raw_date")),
+            rejects_path,
+            REJECTS_COLUMNS,
+            REJECTS_PARTITION_KEYS,
+            ["source_file", "value_index", "reason", "record"],
+            [{"date": date} for date in sorted({row["raw_date"] for row in refused}, key=str)],
+        )
+        merge_partitions(
+            spark,
+            checked.where(good),
+            conformed_path,
+            CONFORMED_COLUMNS,
+            CONFORMED_PARTITION_KEYS,
+            ["id"],
+            partitions,
+        )
+    finally:
+        checked.unpersist()
+    values = sum(row["count"] for row in conformed)
+    return ConformSummary(values=values, rejects=rejects, partitions=partitions)

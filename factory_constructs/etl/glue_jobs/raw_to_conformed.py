@@ -1,0 +1,33 @@
+"""Glue entry script: raw zone -> conformed zone (and rejects).
+
+Arguments: --raw_path --conformed_path --rejects_path --site_config (see ``dmc_etl.jobs``). The
+transforms come from the ``--extra-py-files`` zip that holds ``dmc_etl/`` and ``envelope/``.
+No Glue job bookmark is used: the job keeps its own high-water mark of raw object modification
+times (``dmc_etl.watermark``), because bookmarks only work through Glue's DynamicFrame JSON reader.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+from dmc_etl.jobs import RAW_TO_CONFORMED_ARGUMENTS, raw_to_conformed
+
+
+def main() -> None:
+    # awsglue exists only inside the Glue runtime, so it is imported here and not at module level.
+    from awsglue.context import GlueContext
+    from awsglue.utils import getResolvedOptions
+    from pyspark.context import SparkContext
+
+    args = getResolvedOptions(sys.argv, list(RAW_TO_CONFORMED_ARGUMENTS))
+    spark = GlueContext(SparkContext.getOrCreate()).spark_session
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    summary = raw_to_conformed(spark, args, datetime.now(UTC).replace(microsecond=0))
+    print(json.dumps({"job": "raw_to_conformed", **asdict(summary)}, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""The artifact build: deterministic bytes, content-derived versions, only what a gateway needs."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from component_configs import UNITS
+
+from edge.greengrass.build_artifacts import ROOT, build
+
+SOURCES = ("edge", "envelope")
+
+
+@pytest.fixture
+def source_tree(tmp_path: Path) -> Path:
+    """A copy of the packages the artifact holds, to change without touching the repository."""
+    root = tmp_path / "src"
+    for package in SOURCES:
+        shutil.copytree(ROOT / package, root / package, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def test_same_sources_give_the_same_bytes_and_versions(source_tree: Path, tmp_path: Path) -> None:
+    first = build(tmp_path / "one", site_id="plantA", canonical_units=UNITS, root=source_tree)
+    (source_tree / "edge" / "readings.py").touch()  # a new modification time changes nothing
+    second = build(tmp_path / "two", site_id="plantA", canonical_units=UNITS, root=source_tree)
+    assert [(c.component_name, c.version) for c in first] == [(c.component_name, c.version) for c in second]
+    for one, two in zip(first, second, strict=True):
+        assert one.zip_path.read_bytes() == two.zip_path.read_bytes()
+        assert one.zip_path.parent.name == f"{one.component_name}-{one.version}"
+
+
+def test_a_changed_source_or_site_gives_a_new_version(source_tree: Path, tmp_path: Path) -> None:
+    before = {
+        c.component_name: c.version
+        for c in build(tmp_path / "a", site_id="plantA", canonical_units=UNITS, root=source_tree)
+    }
+    other_site = {
+        c.component_name: c.version
+        for c in build(tmp_path / "b", site_id="plantB", canonical_units=UNITS, root=source_tree)
+    }
+    readings = source_tree / "edge" / "readings.py"
+    readings.write_text(readings.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+    after = {
+        c.component_name: c.version
+        for c in build(tmp_path / "c", site_id="plantA", canonical_units=UNITS, root=source_tree)
+    }
+    for name, version in before.items():
+        assert other_site[name] != version
+        assert after[name] != version
+
+
+def test_the_zip_holds_the_packages_without_tests_or_caches(source_tree: Path, tmp_path: Path) -> None:
+    (source_tree / "edge" / "tests").mkdir()
+    (source_tree / "edge" / "tests" / "test_x.py").write_text("assert True\n", encoding="utf-8")
+    (source_tree / "edge" / "__pycache__").mkdir()
+    (source_tree / "edge" / "__pycache__" / "readings.cpython-311.pyc").write_bytes(b"\0")
+    (component, *_) = build(tmp_path, site_id="plantA", canonical_units=UNITS, root=source_tree)
+    with zipfile.ZipFile(component.zip_path) as archive:
+        entries = archive.infolist()
+    names = [entry.filename for entry in entries]
+    assert names == sorted(names)
+    assert {"edge/requirements.txt", "edge/greengrass/tag_pipeline.py", "envelope/tag_envelope.py"} <= set(names)
+    assert not [name for name in names if "tests/" in name or name.endswith(".pyc")]
+    assert {entry.date_time for entry in entries} == {(1980, 1, 1, 0, 0, 0)}
+    assert {name.split("/")[0] for name in names} == set(SOURCES)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [
+        ({"site_id": "Plant A"}, "site_id 'Plant A' is not a site id; fix: pass the site model's Site.id, e.g. plantA"),
+        ({"transport": "kinesis"}, "transport 'kinesis' is not mqtt or stream-manager; fix: pass site.edge.transport"),
+        ({"canonical_units": {}}, "canonical_units is empty; fix: pass site.edge.canonical_units"),
+        (
+            {"components": ["historian"]},
+            "components ['historian'] are unknown; fix: use ['command-handler', 'tag-pipeline']",
+        ),
+    ],
+)
+def test_bad_build_arguments_are_named(tmp_path: Path, arguments: dict, problem: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        build(tmp_path, **{"site_id": "plantA", "canonical_units": UNITS, **arguments})
+    assert str(caught.value) == problem
