@@ -52,7 +52,7 @@ plan: setup ## streaming capacity and monthly cost of SITE
 
 diagram: setup ## PNG of SITE's synthesized app in cdk.out/diagram.png
 	$(PY) -m tooling.synth --site $(SITE) $(if $(REGION),--region $(REGION)) --no-lint
-	npx cdk-dia --tree cdk.out/tree.json --target cdk.out/diagram.png
+	$(PY) -m tooling.diagram
 
 edge-run: setup ## the edge pipeline standalone: simulator -> local mosquitto (mutual TLS)
 	$(PY) -m edge.run_local
