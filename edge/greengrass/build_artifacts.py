@@ -49,6 +49,8 @@ STREAM_MANAGER = "aws.greengrass.StreamManager"
 _PACKAGES = ("edge", "envelope")
 _SUFFIXES = {".py", ".txt", ".json", ".yaml"}  # code, requirements, schemas, example tag maps
 _EXCLUDED_PARTS = {"__pycache__", "tests"}
+# Development entry points for this machine (make edge-run): they need the repo's site model and mosquitto.
+_EXCLUDED_FILES = {"edge/run_local.py", "edge/pipeline/local_mosquitto.py"}
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 _FOLDER = "{artifacts:decompressedPath}/" + ARTIFACT_NAME.removesuffix(".zip")
 _SITE = "@SITE@"
@@ -69,7 +71,12 @@ def artifact_files(root: Path = ROOT) -> list[tuple[str, Path]]:
     for package in _PACKAGES:
         for path in (root / package).rglob("*"):
             relative = path.relative_to(root)
-            if path.is_file() and path.suffix in _SUFFIXES and not _EXCLUDED_PARTS.intersection(relative.parts):
+            if (
+                path.is_file()
+                and path.suffix in _SUFFIXES
+                and not _EXCLUDED_PARTS.intersection(relative.parts)
+                and relative.as_posix() not in _EXCLUDED_FILES
+            ):
                 files.append((relative.as_posix(), path))
     return sorted(files)
 

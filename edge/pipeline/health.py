@@ -3,8 +3,9 @@
 Every figure is cumulative since the gateway's first start and persisted in the
 spool, so a restart never makes a counter go back:
 
-* ``clients`` / ``max_clients``: sources that delivered readings during the last
-  interval / sources the gateway runs;
+* ``clients`` / ``max_clients``: PLC sessions (sources) that delivered readings
+  during the last interval / the sessions the gateway is sized for
+  (``RunnerConfig.max_clients``); the cloud alerts when the gateway nears its budget;
 * ``sent``: telemetry messages the transport confirmed;
 * ``received``: readings received from the sources;
 * ``retransmissions``: repeated delivery attempts of telemetry messages (after a

@@ -72,6 +72,9 @@ class RunnerConfig(BaseModel):
     linger_s: float = Field(2.0, gt=0, le=300, description="Longest time a value waits in an open batch.")
     tick_s: float = Field(0.5, gt=0, le=60, description="How often max intervals and linger times are checked.")
     heartbeat_interval_s: int = Field(60, ge=1, le=3600, description="Time between heartbeats.")
+    max_clients: int = Field(
+        8, ge=1, le=256, description="PLC sessions (sources) this gateway is sized for; the cloud alerts at 80%."
+    )
     drain_timeout_s: float = Field(10.0, ge=0, le=3600, description="How long a stop waits for the spool to drain.")
     reconnect: ReconnectSettings = Field(default_factory=ReconnectSettings, description="Publisher retry pacing.")
 
@@ -99,6 +102,10 @@ class Runner:
     ) -> None:
         if not sources:
             raise ValueError("a runner needs at least one source; fix: pass the sources the tag map uses")
+        if len(sources) > config.max_clients:
+            raise ValueError(
+                f"{len(sources)} sources exceed max_clients {config.max_clients}; fix: raise runner.max_clients"
+            )
         self.config = config
         self.sources = list(sources)
         self.transport = transport
@@ -190,7 +197,7 @@ class Runner:
             await asyncio.sleep(interval)
             now = time.monotonic()
             clients = sum(1 for seen in self._last_reading if now - seen <= interval)
-            message = self.health.message(clients=clients, max_clients=len(self.sources), now=time.time())
+            message = self.health.message(clients=clients, max_clients=self.config.max_clients, now=time.time())
             try:
                 await self.transport.publish(self.health.topic, message)
             except TransportError as error:

@@ -65,6 +65,7 @@ def test_the_zip_holds_the_packages_without_tests_or_caches(source_tree: Path, t
     assert names == sorted(names)
     assert {"edge/requirements.txt", "edge/greengrass/tag_pipeline.py", "envelope/tag_envelope.py"} <= set(names)
     assert not [name for name in names if "tests/" in name or name.endswith(".pyc")]
+    assert "edge/run_local.py" not in names and "edge/pipeline/local_mosquitto.py" not in names
     assert {entry.date_time for entry in entries} == {(1980, 1, 1, 0, 0, 0)}
     assert {name.split("/")[0] for name in names} == set(SOURCES)
 
