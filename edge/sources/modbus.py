@@ -33,13 +33,14 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException
 from pymodbus.pdu import ModbusPDU
 
 from edge.readings import Reading
 from edge.sources.backoff import Backoff, ReconnectSettings
+from edge.sources.settings import parse_source_settings
 
 log = logging.getLogger(__name__)
 
@@ -77,16 +78,7 @@ class ModbusSettings(BaseModel):
 
 def parse_settings(data: Mapping[str, Any]) -> ModbusSettings:
     """Validate ``sources.modbus`` of a tag map; raises ValueError naming each bad field, its value and the fix."""
-    try:
-        return ModbusSettings.model_validate(dict(data))
-    except ValidationError as error:
-        problems = [
-            f"sources.modbus.{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
-            + ("" if item["type"] == "missing" else f" (got {item['input']!r})")
-            + "; fix: see ModbusSettings in edge/sources/modbus.py"
-            for item in error.errors()
-        ]
-        raise ValueError("\n".join(problems)) from None
+    return parse_source_settings(ModbusSettings, data, source="modbus", module="edge/sources/modbus.py")
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,11 @@ from typing import Any, Literal
 from asyncua import Client, Node, ua
 from asyncua.common.subscription import DataChangeNotif
 from asyncua.crypto import security_policies
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from edge.readings import Reading
 from edge.sources.backoff import Backoff, ReconnectSettings
+from edge.sources.settings import parse_source_settings
 
 log = logging.getLogger(__name__)
 
@@ -90,16 +91,7 @@ class OpcUaSettings(BaseModel):
 
 def parse_settings(data: Mapping[str, Any]) -> OpcUaSettings:
     """Validate ``sources.opcua`` of a tag map; raises ValueError naming each bad field, its value and the fix."""
-    try:
-        return OpcUaSettings.model_validate(dict(data))
-    except ValidationError as error:
-        problems = [
-            f"sources.opcua.{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
-            + ("" if item["type"] == "missing" else f" (got {item['input']!r})")
-            + "; fix: see OpcUaSettings in edge/sources/opcua.py"
-            for item in error.errors()
-        ]
-        raise ValueError("\n".join(problems)) from None
+    return parse_source_settings(OpcUaSettings, data, source="opcua", module="edge/sources/opcua.py")
 
 
 def parse_node_ids(addresses: list[str]) -> dict[ua.NodeId, str]:

@@ -30,9 +30,10 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from edge.readings import Reading
+from edge.sources.settings import parse_source_settings
 
 _EXAMPLE = "analog:filler:mean=65:noise=0.05, state:filler, good:filler or total:filler"
 _ANALOG_PARAMS = {"mean", "noise", "drift", "period_s", "idle", "tau_s"}
@@ -55,15 +56,7 @@ class SimulatorSettings(BaseModel):
 
 def parse_settings(data: Mapping[str, Any]) -> SimulatorSettings:
     """Validate ``sources.simulator``; raises ValueError naming each bad field and its fix."""
-    try:
-        return SimulatorSettings.model_validate(dict(data))
-    except ValidationError as error:
-        problems = [
-            f"sources.simulator.{'.'.join(str(part) for part in item['loc'])}: {item['msg']} "
-            f"(got {item['input']!r}); fix: see SimulatorSettings in edge/sources/simulator.py"
-            for item in error.errors()
-        ]
-        raise ValueError("\n".join(problems)) from None
+    return parse_source_settings(SimulatorSettings, data, source="simulator", module="edge/sources/simulator.py")
 
 
 class _Machine:
