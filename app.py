@@ -19,11 +19,20 @@ from site_model.selection import SelectionError, select
 from stacks.site_stack import SiteStack
 
 
+# Behaviour the constructs rely on, set here so that the CLI and in-process tests agree.
+FEATURE_FLAGS = {
+    # Access-log delivery through a bucket policy (the access-log bucket has ACLs disabled), not a legacy ACL.
+    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
+}
+
+
 def build(app: App, sites: dict[str, Site] | None = None) -> list[SiteStack]:
     """Construct only the selected sites' stacks (a targeted synth never builds the others).
 
     ``sites`` defaults to every file in tenants/; tests pass their own.
     """
+    for flag, value in FEATURE_FLAGS.items():
+        app.node.set_context(flag, value)
     try:
         if sites is None:
             folder = app.node.try_get_context("tenants")

@@ -128,3 +128,22 @@ def test_site_without_nat_gets_isolated_subnets_and_opting_out_destroys(tmp_path
     template.resource_count_is("AWS::EC2::InternetGateway", 0)
     template.all_resources("AWS::KMS::Key", {"DeletionPolicy": "Delete"})
     assert stack.termination_protection is False
+
+
+def test_access_logs_arrive_through_a_bucket_policy_not_an_acl(plant_a: Template) -> None:
+    for bucket in plant_a.find_resources("AWS::S3::Bucket").values():
+        assert "AccessControl" not in bucket["Properties"]
+    plant_a.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {"Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject"}
+                        )
+                    ]
+                )
+            }
+        },
+    )
