@@ -18,7 +18,6 @@ from site_model import Site, load_sites
 from site_model.selection import SelectionError, select
 from stacks.site_stack import SiteStack
 
-
 # Behaviour the constructs rely on, set here so that the CLI and in-process tests agree.
 FEATURE_FLAGS = {
     # Access-log delivery through a bucket policy (the access-log bucket has ACLs disabled), not a legacy ACL.

@@ -1,7 +1,8 @@
 """Glue entry script: raw zone -> conformed zone (and rejects).
 
-Arguments: --raw_path --conformed_path --rejects_path --site_config (see ``dmc_etl.jobs``). The
-transforms come from the ``--extra-py-files`` zip that holds ``dmc_etl/`` and ``envelope/``.
+Arguments: --raw_path --conformed_path --rejects_path --site_config, optional --watermark_path
+(see ``dmc_etl.jobs``). The transforms come from the ``--extra-py-files`` zip that holds ``dmc_etl/``
+and ``envelope/``.
 No Glue job bookmark is used: the job keeps its own high-water mark of raw object modification
 times (``dmc_etl.watermark``), because bookmarks only work through Glue's DynamicFrame JSON reader.
 """
@@ -13,7 +14,7 @@ import sys
 from dataclasses import asdict
 from datetime import UTC, datetime
 
-from dmc_etl.jobs import RAW_TO_CONFORMED_ARGUMENTS, raw_to_conformed
+from dmc_etl.jobs import RAW_TO_CONFORMED_ARGUMENTS, RAW_TO_CONFORMED_OPTIONAL, raw_to_conformed
 
 
 def main() -> None:
@@ -22,7 +23,9 @@ def main() -> None:
     from awsglue.utils import getResolvedOptions
     from pyspark.context import SparkContext
 
-    args = getResolvedOptions(sys.argv, list(RAW_TO_CONFORMED_ARGUMENTS))
+    # getResolvedOptions fails on an absent name, so optional ones are asked for only when passed.
+    optional = [name for name in RAW_TO_CONFORMED_OPTIONAL if f"--{name}" in sys.argv]
+    args = getResolvedOptions(sys.argv, [*RAW_TO_CONFORMED_ARGUMENTS, *optional])
     spark = GlueContext(SparkContext.getOrCreate()).spark_session
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     summary = raw_to_conformed(spark, args, datetime.now(UTC).replace(microsecond=0))

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import reduce
 
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -139,8 +140,42 @@ def _record_problem(m: Column) -> Column:
     )
 
 
-def _value_problem(x: Column, index: Column, line: Column, cell: Column, tag: Column, ts: Column) -> Column:
-    """Why one value of a good batch cannot be conformed (null when it can)."""
+def _value_parts(x: Column, line_path: Column) -> dict[str, Column]:
+    """Cell, tag and timestamp of a value: the rest of its path after the batch's line, and its ts."""
+    rest = F.substring(x["path"], F.length(line_path) + 2, 1 << 20)
+    return {
+        "cell": F.substring_index(rest, "/", 1),
+        "tag": F.substring_index(rest, "/", -1),
+        "ts": F.try_to_timestamp(x["ts"]),
+    }
+
+
+def _value_ok(x: Column, line_path: Column, parts: dict[str, Column]) -> Column:
+    """True when a value can be conformed.
+
+    Kept small on purpose: Spark compiles the work on a row into one Java method, and a method too
+    long for the JVM's JIT compiler runs interpreted, several times slower. The reasons are built only
+    for refused rows (``_value_problem``), in the rejects query.
+    """
+    cell, tag, ts = parts["cell"], parts["tag"], parts["ts"]
+    present = reduce(lambda a, b: a & b, [x[field].isNotNull() for field in _VALUE.fieldNames()])
+    return (
+        present
+        & (F.concat(line_path, F.lit("/"), cell, F.lit("/"), tag) == x["path"])
+        & (cell != "")
+        & (tag != "")
+        & x["quality"].isin(*QUALITIES)
+        & ts.isNotNull()
+        & x["ts"].endswith("Z")
+        & (F.substring(x["ts"], 11, 1) == "T")
+        & (x["seq"] >= 0)
+        & (x["id"] != "")
+    )
+
+
+def _value_problem(x: Column, index: Column, line_path: Column, parts: dict[str, Column]) -> Column:
+    """Why one value of a usable batch cannot be conformed, in the envelope's words (the first problem)."""
+    cell, tag, ts = parts["cell"], parts["tag"], parts["ts"]
     at = F.format_string("values[%d]", index)
     problem = F.when(x.isNull(), F.concat(at, F.lit(": expected an object")))
     for field in _VALUE.fieldNames():
@@ -148,11 +183,11 @@ def _value_problem(x: Column, index: Column, line: Column, cell: Column, tag: Co
     path = x["path"]
     return (
         problem.when(
-            ~path.startswith(F.concat(line, F.lit("/"))),
-            F.concat(at, F.format_string(".path: '%s' is not on the batch's line '%s'", path, line)),
+            ~path.startswith(F.concat(line_path, F.lit("/"))),
+            F.concat(at, F.format_string(".path: '%s' is not on the batch's line '%s'", path, line_path)),
         )
         .when(
-            (cell == "") | (tag == "") | (F.concat(line, F.lit("/"), cell, F.lit("/"), tag) != path),
+            (cell == "") | (tag == "") | (F.concat(line_path, F.lit("/"), cell, F.lit("/"), tag) != path),
             F.concat(at, F.format_string(".path: '%s' is not enterprise/site/area/line/cell/tag", path)),
         )
         .when(
@@ -183,45 +218,56 @@ def _unit_table(config: SiteConfig) -> Column:
     return F.create_map(*entries)
 
 
-def checked_values(lines: DataFrame, config: SiteConfig) -> DataFrame:
-    """One row per tag value or rejected line: conformed columns, and ``reason`` (null when conformed)."""
-    m = F.from_json("text", ENVELOPE_SCHEMA, _PARSE_OPTIONS)
-    parsed = lines.select("text", "source_file", m.alias("m"))
-    record_problem = _record_problem(F.col("m"))
-    # A rejected line becomes one row with no value (posexplode_outer of null); only it keeps its text.
-    staged = parsed.select(
+def parse_records(lines: DataFrame) -> DataFrame:
+    """One row per raw line: ``source_file``, the parsed batch ``m``, ``record_problem`` (null when the
+    batch is usable) and ``bad_line`` (the raw text, kept only for a refused line)."""
+    parsed = lines.select("text", "source_file", F.from_json("text", ENVELOPE_SCHEMA, _PARSE_OPTIONS).alias("m"))
+    problem = _record_problem(F.col("m"))
+    return parsed.select(
         "source_file",
-        F.when(record_problem.isNotNull(), F.col("text")).alias("bad_line"),
-        record_problem.alias("record_problem"),
+        "m",
+        problem.alias("record_problem"),
+        F.when(problem.isNotNull(), F.col("text")).alias("bad_line"),
+    )
+
+
+def _exploded(records: DataFrame) -> DataFrame:
+    usable = records.where(F.col("record_problem").isNull())
+    # Columns of the batch are computed once per line, before it is exploded into its values.
+    return usable.select(
+        "source_file",
         F.col("m.site").alias("site"),
         F.col("m.gateway").alias("gateway"),
         F.col("m.line").alias("line_path"),
+        F.split(F.col("m.line"), "/").getItem(2).alias("area"),
+        F.split(F.col("m.line"), "/").getItem(3).alias("line"),
         F.col("m.batch_seq").alias("batch_seq"),
-        F.posexplode_outer(F.when(record_problem.isNull(), F.col("m.values"))).alias("value_index", "x"),
+        F.posexplode(F.col("m.values")).alias("value_index", "x"),
     )
-    x = F.col("x")
-    line_path = F.col("line_path")
-    rest = F.substring(x["path"], F.length(line_path) + 2, 1 << 20)
-    cell, tag = F.substring_index(rest, "/", 1), F.substring_index(rest, "/", -1)
-    ts = F.expr("try_cast(x.ts AS TIMESTAMP)")
-    reason = F.coalesce(F.col("record_problem"), _value_problem(x, F.col("value_index"), line_path, cell, tag, ts))
+
+
+def value_rows(records: DataFrame, config: SiteConfig) -> DataFrame:
+    """The values of usable batches with the conformed columns, and ``ok`` (false: the value is refused)."""
+    values = _exploded(records)
+    x, line_path = F.col("x"), F.col("line_path")
+    parts = _value_parts(x, line_path)
     text = x["value"]
     last_char = F.substring(text, -1, 1)
     # Java's number parser also takes "1d", "NaN", "Infinity": a decimal number ends with a digit.
     number = F.when(last_char.between("0", "9"), F.expr("try_cast(x.value AS DOUBLE)"))
     boolean = F.when(text.isin("true", "false"), text == "true")
     conversion = _unit_table(config)[F.trim(x["unit"])]
-    for_rejects = reason.isNotNull()
-    return staged.select(
+    return values.select(
+        _value_ok(x, line_path, parts).alias("ok"),
         F.col("site"),
         F.col("gateway"),
-        F.split(line_path, "/").getItem(2).alias("area"),
-        F.split(line_path, "/").getItem(3).alias("line"),
-        cell.alias("cell"),
-        tag.alias("tag"),
+        F.col("area"),
+        F.col("line"),
+        parts["cell"].alias("cell"),
+        parts["tag"].alias("tag"),
         x["path"].alias("path"),
-        ts.alias("ts"),
-        F.to_date(ts).alias("date"),
+        parts["ts"].alias("ts"),
+        F.to_date(parts["ts"]).alias("date"),
         F.coalesce(number * conversion["scale"] + conversion["shift"], number).alias("value_double"),
         boolean.alias("value_bool"),
         F.when(number.isNull() & boolean.isNull(), text).alias("value_string"),
@@ -229,17 +275,35 @@ def checked_values(lines: DataFrame, config: SiteConfig) -> DataFrame:
         x["quality"].alias("quality"),
         x["seq"].alias("seq"),
         x["id"].alias("id"),
-        reason.alias("reason"),
-        F.when(for_rejects, F.col("source_file")).alias("source_file"),
-        F.when(for_rejects, F.col("value_index")).alias("value_index"),
-        F.when(for_rejects, F.coalesce(F.col("bad_line"), F.to_json(x))).alias("record"),
-        F.when(for_rejects, line_path).alias("line_path"),
-        F.when(for_rejects, F.col("batch_seq")).alias("batch_seq"),
-        # Rejects are filed under the date partition of their raw object (null outside that layout).
-        F.when(for_rejects, F.nullif(F.regexp_extract("source_file", r"/date=([^/]+)/", 1), F.lit(""))).alias(
-            "raw_date"
-        ),
     )
+
+
+def reject_rows(records: DataFrame) -> DataFrame:
+    """Every refused line, and every refused value of a usable batch, with its reason (rejects columns)."""
+    refused_lines = records.where(F.col("record_problem").isNotNull()).select(
+        "source_file",
+        F.lit(None).cast("int").alias("value_index"),
+        F.col("record_problem").alias("reason"),
+        F.col("bad_line").alias("record"),
+        F.col("m.gateway").alias("gateway"),
+        F.col("m.line").alias("line_path"),
+        F.col("m.batch_seq").alias("batch_seq"),
+    )
+    values = _exploded(records)
+    x, line_path = F.col("x"), F.col("line_path")
+    parts = _value_parts(x, line_path)
+    refused_values = values.where(~_value_ok(x, line_path, parts)).select(
+        "source_file",
+        "value_index",
+        _value_problem(x, F.col("value_index"), line_path, parts).alias("reason"),
+        F.to_json(x).alias("record"),
+        "gateway",
+        "line_path",
+        "batch_seq",
+    )
+    # Rejects are filed under the date partition of their raw object (null outside that layout).
+    raw_date = F.nullif(F.regexp_extract("source_file", r"/date=([^/]+)/", 1), F.lit(""))
+    return refused_lines.unionByName(refused_values).withColumn("date", raw_date)
 
 
 def _reject_field(reason: Column) -> Column:
@@ -257,46 +321,34 @@ def conform(
 ) -> ConformSummary:
     """Conform raw ``lines`` (``text``, ``source_file``) into the conformed table, refused ones into rejects."""
     require_utc(spark)
-    checked = checked_values(lines, config).persist(StorageLevel.MEMORY_AND_DISK)
+    # Only the parsed batches (one row per line, values still nested) are cached: every action below
+    # starts from them, so the JSON is parsed once, and caching a few thousand rows costs little.
+    records = parse_records(lines).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        good = F.col("reason").isNull()
-        # The one pass over the cache that tells which partitions to merge and what was refused.
-        counts = (
-            checked.groupBy(
-                F.when(good, F.col("area")).alias("area"),
-                F.when(good, F.col("line")).alias("line"),
-                F.when(good, F.col("date")).alias("date"),
-                "raw_date",
-                _reject_field(F.col("reason")).alias("field"),
-            )
-            .count()
-            .collect()
-        )
-        conformed = [row for row in counts if row["field"] is None]
-        refused = [row for row in counts if row["field"] is not None]
-        partitions = [{"area": row["area"], "line": row["line"], "date": row["date"]} for row in conformed]
+        values = value_rows(records, config)
+        counts = values.groupBy("ok", "area", "line", "date").count().collect()
+        partitions = [{"area": r["area"], "line": r["line"], "date": r["date"]} for r in counts if r["ok"]]
         rejects: dict[str, int] = {}
-        for row in refused:
-            rejects[row["field"]] = rejects.get(row["field"], 0) + row["count"]
+        if any(not row["ok"] for row in counts) or records.where(F.col("record_problem").isNotNull()).count():
+            refused = reject_rows(records).persist(StorageLevel.MEMORY_AND_DISK)
+            try:
+                tally = refused.groupBy("date", _reject_field(F.col("reason")).alias("field")).count().collect()
+                for row in tally:
+                    rejects[row["field"]] = rejects.get(row["field"], 0) + row["count"]
+                merge_partitions(
+                    spark,
+                    refused,
+                    rejects_path,
+                    REJECTS_COLUMNS,
+                    REJECTS_PARTITION_KEYS,
+                    ["source_file", "value_index", "reason", "record"],
+                    [{"date": date} for date in sorted({row["date"] for row in tally}, key=str)],
+                )
+            finally:
+                refused.unpersist()
         merge_partitions(
-            spark,
-            checked.where(~good).withColumn("date", F.col("raw_date")),
-            rejects_path,
-            REJECTS_COLUMNS,
-            REJECTS_PARTITION_KEYS,
-            ["source_file", "value_index", "reason", "record"],
-            [{"date": date} for date in sorted({row["raw_date"] for row in refused}, key=str)],
-        )
-        merge_partitions(
-            spark,
-            checked.where(good),
-            conformed_path,
-            CONFORMED_COLUMNS,
-            CONFORMED_PARTITION_KEYS,
-            ["id"],
-            partitions,
+            spark, values.where("ok"), conformed_path, CONFORMED_COLUMNS, CONFORMED_PARTITION_KEYS, ["id"], partitions
         )
     finally:
-        checked.unpersist()
-    values = sum(row["count"] for row in conformed)
-    return ConformSummary(values=values, rejects=rejects, partitions=partitions)
+        records.unpersist()
+    return ConformSummary(values=sum(r["count"] for r in counts if r["ok"]), rejects=rejects, partitions=partitions)

@@ -2,10 +2,11 @@
 
 Argument contract (strings, as Glue passes them):
 
-* raw_to_conformed: ``raw_path``, ``conformed_path``, ``rejects_path``, ``site_config``.
-  Reads the objects under ``<raw_path>/tags/`` modified since the last successful run (its mark is
-  kept in ``<conformed_path>/_state/raw_to_conformed/``, a folder table readers skip), less an overlap
-  that covers objects listed late; re-reading an object is harmless because the write is a merge.
+* raw_to_conformed: ``raw_path`` (the raw zone's ``tags/`` folder, holding ``area=.../line=.../``),
+  ``conformed_path``, ``rejects_path``, ``site_config``, and optionally ``watermark_path`` (default
+  ``<conformed_path>/_state/raw_to_conformed/``, a folder that table readers skip). Reads the objects
+  modified since the last successful run less an overlap that covers objects listed late; reading an
+  object twice is harmless because the write is a merge.
 * conformed_to_curated: ``conformed_path``, ``curated_path``, ``site_config``, and optionally
   ``lookback_days`` (default 2): the UTC and plant-local days of the last ``lookback_days`` days are
   recomputed; a backfill after older late data passes a larger value.
@@ -27,8 +28,10 @@ from .lake import path_missing
 from .watermark import read_mark, write_mark
 
 RAW_TO_CONFORMED_ARGUMENTS = ("raw_path", "conformed_path", "rejects_path", "site_config")
+RAW_TO_CONFORMED_OPTIONAL = ("watermark_path",)
 CONFORMED_TO_CURATED_ARGUMENTS = ("conformed_path", "curated_path", "site_config")
-CONFORMED_TO_CURATED_OPTIONAL = {"lookback_days": "2"}
+CONFORMED_TO_CURATED_OPTIONAL = ("lookback_days",)
+LOOKBACK_DAYS = "2"
 
 # Objects whose upload started before the last run's bound but were listed only after it (S3 stamps a
 # multipart upload with its start) are read again by the next run; Firehose uploads take seconds.
@@ -46,15 +49,16 @@ def raw_to_conformed(spark: SparkSession, args: Mapping[str, str], now: datetime
     _required(args, RAW_TO_CONFORMED_ARGUMENTS)
     config = parse_site_config(args["site_config"])
     now = now.replace(microsecond=0)  # Spark's modification-time bounds have whole seconds
-    state = f"{args['conformed_path'].rstrip('/')}/_state/raw_to_conformed"
+    state = args.get("watermark_path") or f"{args['conformed_path'].rstrip('/')}/_state/raw_to_conformed"
     mark = read_mark(spark, state)
-    tags = f"{args['raw_path'].rstrip('/')}/tags"
     try:
-        lines = read_raw(spark, [tags], modified_after=mark - OVERLAP if mark else None, modified_before=now)
+        lines = read_raw(
+            spark, [args["raw_path"]], modified_after=mark - OVERLAP if mark else None, modified_before=now
+        )
     except AnalysisException as error:
         if not path_missing(error):
             raise
-        lines = None  # a fresh raw zone has no tags/ folder yet
+        lines = None  # a fresh raw zone has no tags/ folder yet: nothing to do
     summary = (
         ConformSummary(values=0, rejects={}, partitions=[])
         if lines is None
@@ -76,7 +80,7 @@ def conformed_to_curated(spark: SparkSession, args: Mapping[str, str], now: date
     """Recompute the curated tables for the recent days; ``now`` (aware) closes open states and shifts."""
     _required(args, CONFORMED_TO_CURATED_ARGUMENTS)
     config = parse_site_config(args["site_config"])
-    text = args.get("lookback_days", CONFORMED_TO_CURATED_OPTIONAL["lookback_days"])
+    text = args.get("lookback_days", LOOKBACK_DAYS)
     if not text.isdigit() or int(text) < 1:
         raise ValueError(f"--lookback_days {text!r} is not a positive whole number; fix: pass e.g. 2")
     days = curated_days(now, config.timezone, int(text))
