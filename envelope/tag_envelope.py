@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 SCHEMA_VERSION = 1
@@ -136,6 +137,45 @@ def encode(message: dict[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":")).encode()
 
 
+_VALUE_FIELDS = frozenset(("path", "value", "unit", "quality", "ts", "seq", "id"))
+
+
+@lru_cache(maxsize=65536)
+def _path_ok(path: str, site: str, line: str) -> bool:
+    # A gateway sends the same few thousand paths again and again: check each once.
+    return bool(TAG_PATH_RE.match(path)) and line_of(path) == line and path.split("/")[1] == site
+
+
+def _value_ok(item: Any, site: str, line: str) -> bool:
+    """True for a well-formed value, cheaply: the common case skips building any message."""
+    if type(item) is not dict or item.keys() != _VALUE_FIELDS:
+        return False
+    path, value, seq, ts = item["path"], item["value"], item["seq"], item["ts"]
+    return (
+        type(path) is str
+        and _path_ok(path, site, line)
+        and type(value) in (int, float, bool, str)
+        and value == value  # NaN is the only value unequal to itself
+        and type(item["unit"]) is str
+        and item["quality"] in QUALITIES
+        and type(seq) is int
+        and seq >= 0
+        and type(item["id"]) is str
+        and bool(item["id"])
+        and type(ts) is str
+        and _TS_RE.match(ts) is not None
+        and _valid_date(ts)
+    )
+
+
+def _valid_date(ts: str) -> bool:
+    try:
+        datetime.fromisoformat(ts[:-1])
+    except ValueError:
+        return False
+    return True
+
+
 def _check_value(index: int, item: Any, site: str, line: str) -> list[str]:
     where = f"values[{index}]"
     if not isinstance(item, dict):
@@ -215,7 +255,8 @@ def validate(message: Any) -> list[str]:
         else:
             site = message["site"] if isinstance(message.get("site"), str) else ""
             for index, item in enumerate(values):
-                errors.extend(_check_value(index, item, site, line))
+                if not _value_ok(item, site, line):
+                    errors.extend(_check_value(index, item, site, line))
     elif kind == KIND_HEARTBEAT:
         try:
             parse_timestamp(message.get("ts"))  # type: ignore[arg-type]
