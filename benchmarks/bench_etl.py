@@ -32,7 +32,12 @@ BATCH = 200
 BATCHES_PER_OBJECT = 100
 DUPLICATE_SHARE = 0.01
 ROUNDS = 3
-LINES = ["acme/plantA/filling/line1", "acme/plantA/filling/line2", "acme/plantA/packing/line3", "acme/plantA/packing/line4"]
+LINES = [
+    "acme/plantA/filling/line1",
+    "acme/plantA/filling/line2",
+    "acme/plantA/packing/line3",
+    "acme/plantA/packing/line4",
+]
 TAGS = {
     "filler/temperature": "°C",
     "filler/pressure": "mbar",
@@ -70,7 +75,13 @@ def _value(rng: random.Random, line: str, tag: str, seq: int, epoch: float) -> d
         value = round(rng.uniform(0, 100), 3)
     quality = "good" if rng.random() > 0.01 else "uncertain"
     return tag_value(
-        path=f"{line}/{tag}", value=value, unit=TAGS[tag], quality=quality, ts=utc_timestamp(epoch), seq=seq, gateway="gw-01"
+        path=f"{line}/{tag}",
+        value=value,
+        unit=TAGS[tag],
+        quality=quality,
+        ts=utc_timestamp(epoch),
+        seq=seq,
+        gateway="gw-01",
     )
 
 

@@ -53,7 +53,9 @@ class EtlJobs(Construct):
 
     Both run under a security configuration with the site keys (S3 output, logs,
     bookmarks), with metrics and continuous logs on, in a workflow: hourly, then the
-    curated job on the conformed job's success.
+    curated job on the conformed job's success. raw_to_conformed reads only raw objects
+    modified since its last successful run (its watermark); conformed_to_curated
+    recomputes the last ``--lookback_days`` days.
     """
 
     def __init__(
@@ -110,7 +112,9 @@ class EtlJobs(Construct):
             "--curated_path": f"s3://{curated.bucket_name}/",
             "--site_config": site_config,
             "--extra-py-files": library.s3_object_url,
-            "--job-bookmark-option": "job-bookmark-enable",
+            # Glue bookmarks only track DynamicFrame reads; raw_to_conformed parses raw lines itself and keeps
+            # the equivalent high-water mark of object modification times under --watermark_path.
+            "--job-bookmark-option": "job-bookmark-disable",
             "--enable-metrics": "true",
             "--enable-observability-metrics": "true",
             "--enable-continuous-cloudwatch-log": "true",

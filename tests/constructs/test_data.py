@@ -220,7 +220,7 @@ def test_a_silent_stream_raises_an_alarm_to_the_alert_topic(templates) -> None:
     )
 
 
-def test_glue_jobs_run_under_the_site_keys_with_bookmarks_and_metrics(templates) -> None:
+def test_glue_jobs_run_under_the_site_keys_with_metrics_and_a_watermark(templates) -> None:
     template = templates["plantA"]
     template.has_resource_properties(
         "AWS::Glue::SecurityConfiguration",
@@ -239,7 +239,8 @@ def test_glue_jobs_run_under_the_site_keys_with_bookmarks_and_metrics(templates)
         arguments = properties["DefaultArguments"]
         assert properties["GlueVersion"] == "5.0"
         assert "Ref" in properties["SecurityConfiguration"]
-        assert arguments["--job-bookmark-option"] == "job-bookmark-enable"
+        assert json.dumps(arguments["--watermark_path"]).endswith('"/_state/raw_to_conformed/"]]}')
+        assert arguments["--job-bookmark-option"] == "job-bookmark-disable"
         assert arguments["--enable-metrics"] == "true"
         assert "--extra-py-files" in arguments
         site_config = json.loads(arguments["--site_config"])

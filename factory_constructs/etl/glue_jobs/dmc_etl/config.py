@@ -148,8 +148,8 @@ def _problems(data: Any) -> list[str]:
     zone = data.get("timezone")
     if "timezone" in data:
         try:
-            zoneinfo.ZoneInfo(zone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+            zoneinfo.ZoneInfo(str(zone))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             problems.append(f"timezone: {zone!r} is not an IANA time zone; fix: use e.g. 'Europe/Berlin'")
     if "canonical_units" in data:
         problems.extend(_canonical_units(data["canonical_units"]))

@@ -13,9 +13,10 @@ What is refused goes to the rejects table with the reason, never dropped and nev
   a missing or wrong ``v``, ``kind``, ``site``, ``gateway``, ``line``, ``batch_seq`` or ``values``;
 * a single value when only that value is wrong (missing field, path not on the batch's line, quality,
   timestamp, sequence number, id); the batch's other values are kept.
-The checks follow ``envelope.tag_envelope.validate``. Spark's JSON reader reads a JSON number or
-boolean in a string field as its text, so it accepts a few spellings the envelope refuses (e.g. an
-``id`` sent as a number); the ingestion transform already refuses those before the raw zone.
+The checks follow ``envelope.tag_envelope.validate``. Spark's JSON reader is lenient in two ways the
+envelope is not: a number or boolean in a string field is read as its text (an ``id`` sent as 7), and
+a string of digits in an integer field as the number (a ``seq`` sent as "7"); the ingestion transform
+already refuses both before the raw zone, so they are accepted here.
 
 Typing: Spark's reader gives a polymorphic ``value`` as text without its JSON type, so a value is a
 number when its text is a decimal number, a boolean when it is ``true``/``false``, a string otherwise
