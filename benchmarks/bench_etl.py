@@ -68,7 +68,7 @@ SITE_CONFIG = {
 
 def _value(rng: random.Random, line: str, tag: str, seq: int, epoch: float) -> dict[str, object]:
     if tag.endswith("state"):
-        value: object = rng.choice(["running", "running", "idle", "fault"])
+        value: float | int | str = rng.choice(["running", "running", "idle", "fault"])
     elif tag.endswith("count"):
         value = seq // 10
     else:
