@@ -5,8 +5,9 @@ deduplicated on ``id`` across the run and the rows already in the partitions it 
 "at least once" and re-runs over the same objects leave exactly one row per value.
 
 Built for one pass over the input: lines are parsed once with an explicit schema (no inference, no
-UDF), checked with column expressions, and the checked rows are cached because three small actions
-read them (the touched partitions and reject counts, the rejects, the conformed rows).
+UDF), checked with column expressions, and written by the same job that counts them (observed
+metrics), with nothing cached. Extra passes happen only when needed: a light one to find the touched
+partitions when the table already exists (for the merge), and one for the rejects when there are any.
 
 What is refused goes to the rejects table with the reason, never dropped and never failing the job:
 * a whole line when it is not a readable ``tags`` batch: not JSON, a field of the wrong JSON type,
@@ -31,7 +32,7 @@ from datetime import datetime
 from functools import reduce
 
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -162,7 +163,10 @@ def _value_ok(x: Column, line_path: Column, parts: dict[str, Column]) -> Column:
     present = reduce(lambda a, b: a & b, [x[field].isNotNull() for field in _VALUE.fieldNames()])
     return (
         present
-        & (F.concat(line_path, F.lit("/"), cell, F.lit("/"), tag) == x["path"])
+        # The path is line_path/cell/tag: the rest after the line holds exactly one "/" (lengths add
+        # up), which is cheaper than building the expected path per value and comparing.
+        & x["path"].startswith(F.concat(line_path, F.lit("/")))
+        & (F.length(cell) + F.length(tag) + 1 == F.length(x["path"]) - F.length(line_path) - 1)
         & (cell != "")
         & (tag != "")
         & x["quality"].isin(*QUALITIES)
@@ -232,34 +236,69 @@ def parse_records(lines: DataFrame) -> DataFrame:
     )
 
 
-def _exploded(records: DataFrame) -> DataFrame:
-    usable = records.where(F.col("record_problem").isNull())
-    # Columns of the batch are computed once per line, before it is exploded into its values.
-    return usable.select(
+# Just what locates a value's partition: parsing it is cheaper than the whole batch.
+_LOCATION_SCHEMA = T.StructType(
+    [
+        T.StructField("line", T.StringType()),
+        T.StructField("values", T.ArrayType(T.StructType([T.StructField("ts", T.StringType())]))),
+    ]
+)
+
+
+def touched_partitions(lines: DataFrame) -> list[dict[str, object]]:
+    """The (area, line, date) partitions the values in ``lines`` can land in: a superset of the
+    partitions of their conformed rows (it also counts values that are refused), found in one pass."""
+    located = lines.select(F.from_json("text", _LOCATION_SCHEMA, _PARSE_OPTIONS).alias("m")).select(
+        F.split("m.line", "/").alias("segments"), F.explode("m.values.ts").alias("ts")
+    )
+    found = located.select(
+        F.col("segments").getItem(2).alias("area"),
+        F.col("segments").getItem(3).alias("line"),
+        F.to_date(F.try_to_timestamp("ts")).alias("date"),
+    ).distinct()
+    return [row.asDict() for row in found.collect()]
+
+
+def checked_rows(records: DataFrame, config: SiteConfig) -> DataFrame:
+    """One row per value of a usable batch and one per refused line: ``ok`` (false: refused), the
+    conformed columns, and ``refused``: what the row's reject needs (null when ``ok``)."""
+    problem = F.col("record_problem")
+    line_path = F.col("m.line")
+    # Columns of the batch are computed once per line, in a select of their own: columns selected beside
+    # a generator are evaluated after it, once per value. A refused line has no values to explode and
+    # becomes a single row (explode_outer of null).
+    batches = records.select(
         "source_file",
+        "record_problem",
+        "bad_line",
         F.col("m.site").alias("site"),
         F.col("m.gateway").alias("gateway"),
-        F.col("m.line").alias("line_path"),
-        F.split(F.col("m.line"), "/").getItem(2).alias("area"),
-        F.split(F.col("m.line"), "/").getItem(3).alias("line"),
+        line_path.alias("line_path"),
+        F.split(line_path, "/").getItem(2).alias("area"),
+        F.split(line_path, "/").getItem(3).alias("line"),
         F.col("m.batch_seq").alias("batch_seq"),
-        F.posexplode(F.col("m.values")).alias("value_index", "x"),
+        F.when(problem.isNull(), F.col("m.values")).alias("values"),
     )
-
-
-def value_rows(records: DataFrame, config: SiteConfig) -> DataFrame:
-    """The values of usable batches with the conformed columns, and ``ok`` (false: the value is refused)."""
-    values = _exploded(records)
+    values = batches.select(
+        *(name for name in batches.columns if name != "values"),
+        F.posexplode_outer("values").alias("value_index", "x"),
+    )
     x, line_path = F.col("x"), F.col("line_path")
     parts = _value_parts(x, line_path)
+    ok = problem.isNull() & _value_ok(x, line_path, parts)
     text = x["value"]
     last_char = F.substring(text, -1, 1)
     # Java's number parser also takes "1d", "NaN", "Infinity": a decimal number ends with a digit.
     number = F.when(last_char.between("0", "9"), F.expr("try_cast(x.value AS DOUBLE)"))
     boolean = F.when(text.isin("true", "false"), text == "true")
     conversion = _unit_table(config)[F.trim(x["unit"])]
+    # Only the raw material of a reject is kept here; its reason is built in ``reject_rows``, so the
+    # common path stays small (see ``_value_ok``) and refused rows are rare.
+    refused = F.struct(
+        "source_file", "value_index", "record_problem", "bad_line", "gateway", "line_path", "batch_seq", "x"
+    )
     return values.select(
-        _value_ok(x, line_path, parts).alias("ok"),
+        ok.alias("ok"),
         F.col("site"),
         F.col("gateway"),
         F.col("area"),
@@ -276,35 +315,29 @@ def value_rows(records: DataFrame, config: SiteConfig) -> DataFrame:
         x["quality"].alias("quality"),
         x["seq"].alias("seq"),
         x["id"].alias("id"),
+        F.when(~ok, refused).alias("refused"),
     )
 
 
-def reject_rows(records: DataFrame) -> DataFrame:
+def reject_rows(checked: DataFrame) -> DataFrame:
     """Every refused line, and every refused value of a usable batch, with its reason (rejects columns)."""
-    refused_lines = records.where(F.col("record_problem").isNotNull()).select(
+    refused = checked.where(~F.col("ok")).select("refused.*")
+    x, line_path, index, problem = F.col("x"), F.col("line_path"), F.col("value_index"), F.col("record_problem")
+    line_refused = problem.isNotNull()
+    # Rejects are filed under the date partition of their raw object (null outside that layout).
+    raw_date = F.nullif(F.regexp_extract("source_file", r"/date=([^/]+)/", 1), F.lit(""))
+    return refused.select(
         "source_file",
-        F.lit(None).cast("int").alias("value_index"),
-        F.col("record_problem").alias("reason"),
-        F.col("bad_line").alias("record"),
-        F.col("m.gateway").alias("gateway"),
-        F.col("m.line").alias("line_path"),
-        F.col("m.batch_seq").alias("batch_seq"),
-    )
-    values = _exploded(records)
-    x, line_path = F.col("x"), F.col("line_path")
-    parts = _value_parts(x, line_path)
-    refused_values = values.where(~_value_ok(x, line_path, parts)).select(
-        "source_file",
-        "value_index",
-        _value_problem(x, F.col("value_index"), line_path, parts).alias("reason"),
-        F.to_json(x).alias("record"),
+        F.when(~line_refused, index).alias("value_index"),
+        F.when(line_refused, problem)
+        .otherwise(_value_problem(x, index, line_path, _value_parts(x, line_path)))
+        .alias("reason"),
+        F.when(line_refused, F.col("bad_line")).otherwise(F.to_json(x)).alias("record"),
         "gateway",
         "line_path",
         "batch_seq",
+        raw_date.alias("date"),
     )
-    # Rejects are filed under the date partition of their raw object (null outside that layout).
-    raw_date = F.nullif(F.regexp_extract("source_file", r"/date=([^/]+)/", 1), F.lit(""))
-    return refused_lines.unionByName(refused_values).withColumn("date", raw_date)
 
 
 def _reject_field(reason: Column) -> Column:
@@ -322,34 +355,52 @@ def conform(
 ) -> ConformSummary:
     """Conform raw ``lines`` (``text``, ``source_file``) into the conformed table, refused ones into rejects."""
     require_utc(spark)
-    # Only the parsed batches (one row per line, values still nested) are cached: every action below
-    # starts from them, so the JSON is parsed once, and caching a few thousand rows costs little.
-    records = parse_records(lines).persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        values = value_rows(records, config)
-        counts = values.groupBy("ok", "area", "line", "date").count().collect()
-        partitions = [{"area": r["area"], "line": r["line"], "date": r["date"]} for r in counts if r["ok"]]
-        rejects: dict[str, int] = {}
-        if any(not row["ok"] for row in counts) or records.where(F.col("record_problem").isNotNull()).count():
-            refused = reject_rows(records).persist(StorageLevel.MEMORY_AND_DISK)
-            try:
-                tally = refused.groupBy("date", _reject_field(F.col("reason")).alias("field")).count().collect()
-                for row in tally:
-                    rejects[row["field"]] = rejects.get(row["field"], 0) + row["count"]
-                merge_partitions(
-                    spark,
-                    refused,
-                    rejects_path,
-                    REJECTS_COLUMNS,
-                    REJECTS_PARTITION_KEYS,
-                    ["source_file", "value_index", "reason", "record"],
-                    [{"date": date} for date in sorted({row["date"] for row in tally}, key=str)],
-                )
-            finally:
-                refused.unpersist()
-        merge_partitions(
-            spark, values.where("ok"), conformed_path, CONFORMED_COLUMNS, CONFORMED_PARTITION_KEYS, ["id"], partitions
-        )
-    finally:
-        records.unpersist()
-    return ConformSummary(values=sum(r["count"] for r in counts if r["ok"]), rejects=rejects, partitions=partitions)
+    if lines.isEmpty():  # reads one line at most; an action over no input reports no observed metrics
+        return ConformSummary(values=0, rejects={}, partitions=[])
+    records = parse_records(lines)
+    checked = checked_rows(records, config)
+    # No cache and no counting pass: the conformed rows are written in one pass over the input, which
+    # also gathers the summary (observed metrics). Rejects are rare, so finding them parses the input
+    # again, and only when the write saw any.
+    ok = F.col("ok")
+    seen = Observation("conform")
+    observed = checked.observe(
+        seen,
+        F.count(F.when(ok, 1)).alias("values"),
+        F.count(F.when(~ok, 1)).alias("refused"),
+        F.collect_set(F.when(ok, F.struct("area", "line", "date"))).alias("partitions"),
+    )
+    merge_partitions(
+        spark,
+        observed.where(ok),
+        conformed_path,
+        CONFORMED_COLUMNS,
+        CONFORMED_PARTITION_KEYS,
+        ["id"],
+        lambda: touched_partitions(lines),
+    )
+    metrics = seen.get
+    rejects: dict[str, int] = {}
+    if metrics["refused"]:
+        refused = reject_rows(checked).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            tally = refused.groupBy("date", _reject_field(F.col("reason")).alias("field")).count().collect()
+            for row in tally:
+                rejects[row["field"]] = rejects.get(row["field"], 0) + row["count"]
+            dates = [{"date": date} for date in sorted({row["date"] for row in tally}, key=str)]
+            merge_partitions(
+                spark,
+                refused,
+                rejects_path,
+                REJECTS_COLUMNS,
+                REJECTS_PARTITION_KEYS,
+                ["source_file", "value_index", "reason", "record"],
+                lambda: dates,
+            )
+        finally:
+            refused.unpersist()
+    partitions = sorted(
+        ({"area": p["area"], "line": p["line"], "date": p["date"]} for p in metrics["partitions"]),
+        key=lambda p: (p["area"], p["line"], p["date"]),
+    )
+    return ConformSummary(values=metrics["values"], rejects=rejects, partitions=partitions)

@@ -6,7 +6,7 @@ rows instead of adding them, and partitions the run did not touch stay as they a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import reduce
 from typing import Any
 
@@ -72,19 +72,22 @@ def merge_partitions(
     columns: Columns,
     partition_keys: Columns,
     unique_key: Sequence[str],
-    partitions: Sequence[dict[str, Any]],
+    touched: Callable[[], Sequence[dict[str, Any]]],
 ) -> None:
-    """Write ``new`` into ``partitions`` of the table, together with the rows already there, one row per key.
+    """Write ``new`` into the table together with the rows already in the partitions it touches, one row
+    per key.
 
+    ``touched`` returns those partitions (each a dict of partition key -> value; a superset is fine);
+    it is called only when the table exists, so a run into a fresh table does not pay for finding them.
     One shuffle: rows are distributed by partition key, so each output partition is deduplicated and
     written by one task (one file per partition and run), and the write needs no second exchange.
     """
-    if not partitions:
-        return
     keys = [name for name, _ in partition_keys]
     rows = shaped(new, columns, partition_keys)
     existing = read_table(spark, path, columns, partition_keys)
     if existing is not None:
-        rows = rows.unionByName(existing.where(partition_filter(partitions)))
+        partitions = touched()
+        if partitions:
+            rows = rows.unionByName(existing.where(partition_filter(partitions)))
     deduplicated = rows.repartition(*keys).dropDuplicates([*keys, *unique_key])
     write_partitions(deduplicated, path, columns, partition_keys)
