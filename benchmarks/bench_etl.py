@@ -132,6 +132,7 @@ def main() -> None:
             SparkSession.builder.master("local[2]")
             .appName("bench-etl")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.shuffle.partitions", "8")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.driver.memory", "4g")
