@@ -107,4 +107,5 @@ class DataStack(NestedStack):
             subnets=network.private_subnets,
             security_group=self.functions_security_group,
             removal_policy=removal,
+            lines_keep_their_shard=site.edge.transport == "mqtt",
         )

@@ -36,6 +36,8 @@ class StreamAlerts(Construct):
 
     The window state of each shard is carried between windows in a DynamoDB table.
     Failed batches (after bisecting and bounded retries) go to an SQS queue.
+    ``lines_keep_their_shard`` (default True): every batch of a line arrives on one shard, so a gap
+    in its batch_seq is loss. False when a producer picks random partition keys (stream manager).
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class StreamAlerts(Construct):
         subnets: ec2.SubnetSelection,
         security_group: ec2.ISecurityGroup,
         removal_policy: RemovalPolicy,
+        lines_keep_their_shard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(self, "Topic", display_name=f"{site_id} stream alerts", master_key=key, enforce_ssl=True)
@@ -104,6 +107,7 @@ class StreamAlerts(Construct):
                 "HEARTBEAT_GRACE_FACTOR": "2",
                 "CLIENT_RATIO_THRESHOLD": str(alerts.client_ratio_threshold),
                 "RETRANSMISSION_RATE_THRESHOLD": str(alerts.retransmission_rate_threshold),
+                "SEQUENCE_GAP_ALERTS": "true" if lines_keep_their_shard else "false",
             },
             reserved_concurrency=5,
             timeout=Duration.minutes(2),

@@ -14,9 +14,9 @@ pytestmark = pytest.mark.synth
 
 @pytest.fixture(scope="module")
 def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Template]:
-    """plantA (Annex 11: locked raw zone) and plantC (no regime, on-demand stream)."""
+    """plantA (Annex 11: locked raw zone), plantB (stream manager), plantC (no regime, on-demand stream)."""
     result = {}
-    for site in ("plantA", "plantC"):
+    for site in ("plantA", "plantB", "plantC"):
         app = App(outdir=str(tmp_path_factory.mktemp(site)), context={"site": site})
         (stack,) = build(app, example_sites())
         result[site] = nested_template(stack, "Data")
@@ -146,6 +146,18 @@ def test_functions_run_in_the_vpc_with_encrypted_environment_and_bounded_concurr
         assert properties["ReservedConcurrentExecutions"] > 0
         assert properties["TracingConfig"] == {"Mode": "Active"}
         assert "KmsKeyArn" in properties
+
+
+def test_gap_alerts_only_where_each_line_keeps_its_shard(templates) -> None:
+    def gap_setting(template: Template) -> set[str]:
+        return {
+            function["Properties"]["Environment"]["Variables"]["SEQUENCE_GAP_ALERTS"]
+            for function in template.find_resources("AWS::Lambda::Function").values()
+            if "SEQUENCE_GAP_ALERTS" in function["Properties"].get("Environment", {}).get("Variables", {})
+        }
+
+    assert gap_setting(templates["plantA"]) == {"true"}  # MQTT: the topic rule keys records by line
+    assert gap_setting(templates["plantB"]) == {"false"}  # stream manager: random partition keys
 
 
 def test_alert_mapping_never_blocks_a_shard(templates) -> None:

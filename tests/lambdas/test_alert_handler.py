@@ -112,6 +112,9 @@ def test_thresholds_come_from_the_environment() -> None:
         "RETRANSMISSION_RATE_THRESHOLD": "0.1",
     }
     assert config_from_env(tuned).thresholds == Thresholds(grace_factor=3, client_ratio=0.9, retransmission_rate=0.1)
+    assert config_from_env({**env, "SEQUENCE_GAP_ALERTS": "false"}).thresholds.sequence_gaps is False
+    with pytest.raises(ValueError, match="SEQUENCE_GAP_ALERTS='no' is not true or false"):
+        config_from_env({**env, "SEQUENCE_GAP_ALERTS": "no"})
 
 
 def test_configuration_errors_are_all_named_at_once() -> None:

@@ -89,6 +89,14 @@ def test_missing_batch_numbers_are_data_loss_of_that_gateway_and_line() -> None:
     assert loss.figures == {"source": "batch_seq", "missing_batches": 5, "gaps": [[2, 3], [6, 8]], "last_batch_seq": 9}
 
 
+def test_without_line_ordered_shards_gaps_raise_no_alert_but_repeats_still_count() -> None:
+    # Stream manager sites: a shard sees only part of a line's batches, so gaps say nothing.
+    unordered = Thresholds(sequence_gaps=False)
+    assert close(batches(0, 1, 4, 5, 9), thresholds=unordered)[0] == []
+    alerts, _ = close(batches(0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9), thresholds=unordered)
+    assert [alert.kind for alert in alerts] == ["retransmission-rate"]
+
+
 def test_out_of_order_batches_fill_their_gaps() -> None:
     # 5 first, then earlier and later numbers: nothing is lost and nothing repeated.
     assert close(batches(5, 3, 4, 7, 6, 2, 8)) == ([], close(batches(2, 3, 4, 5, 6, 7, 8))[1])

@@ -11,6 +11,7 @@ Environment:
     HEARTBEAT_GRACE_FACTOR         silence allowed, in heartbeat intervals (default 2)
     CLIENT_RATIO_THRESHOLD         clients / max_clients that raises an alert, inclusive (default 0.8)
     RETRANSMISSION_RATE_THRESHOLD  retransmission share above which an alert is raised (default 0.05)
+    SEQUENCE_GAP_ALERTS            "false" when records of one line may land on several shards (default "true")
 
 Packaging: this folder is a package (relative imports), so the asset holds ``alert_handler/`` and
 ``envelope/`` side by side and the Lambda handler is ``alert_handler.handler.handler``.
@@ -61,7 +62,11 @@ def config_from_env(env: Mapping[str, str]) -> Config:
             problems.append(f"{name}={text!r} is not a number in (0, {highest:g}]")
         return value
 
+    gaps = env.get("SEQUENCE_GAP_ALERTS", "true")
+    if gaps not in ("true", "false"):
+        problems.append(f"SEQUENCE_GAP_ALERTS={gaps!r} is not true or false")
     thresholds = Thresholds(
+        sequence_gaps=gaps == "true",
         grace_factor=number("HEARTBEAT_GRACE_FACTOR", 2.0, 100.0),
         client_ratio=number("CLIENT_RATIO_THRESHOLD", 0.8, 1.0),
         retransmission_rate=number("RETRANSMISSION_RATE_THRESHOLD", 0.05, 1.0),
