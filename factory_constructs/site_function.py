@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
@@ -22,6 +23,18 @@ VPC_ACCESS_POLICY = "service-role/AWSLambdaVPCAccessExecutionRole"
 DEFAULT_TIMEOUT = Duration.minutes(1)
 
 
+@dataclass(frozen=True)
+class FunctionPlacement:
+    """Where a site's functions run and what protects them; one per site, shared by its functions."""
+
+    vpc: ec2.IVpc
+    subnets: ec2.SubnetSelection
+    security_group: ec2.ISecurityGroup
+    key: kms.IKey  # environment variables, and the data the function's construct keeps
+    logs_key: kms.IKey
+    removal_policy: RemovalPolicy
+
+
 class SiteFunction(Construct):
     """``handler_package`` (a folder) ships with the envelope beside it; ``handler`` is its dotted entry point.
 
@@ -38,12 +51,7 @@ class SiteFunction(Construct):
         handler_package: Path,
         handler: str,
         description: str,
-        vpc: ec2.IVpc,
-        subnets: ec2.SubnetSelection,
-        security_group: ec2.ISecurityGroup,
-        key: kms.IKey,
-        logs_key: kms.IKey,
-        removal_policy: RemovalPolicy,
+        placement: FunctionPlacement,
         environment: dict[str, str] | None = None,
         reserved_concurrency: int = 5,
         timeout: Duration = DEFAULT_TIMEOUT,
@@ -51,7 +59,11 @@ class SiteFunction(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
-            self, "Logs", encryption_key=logs_key, retention=LOG_RETENTION, removal_policy=removal_policy
+            self,
+            "Logs",
+            encryption_key=placement.logs_key,
+            retention=LOG_RETENTION,
+            removal_policy=placement.removal_policy,
         )
         self.role = iam.Role(
             self,
@@ -68,11 +80,11 @@ class SiteFunction(Construct):
             handler=handler,
             description=description,
             role=self.role,
-            vpc=vpc,
-            vpc_subnets=subnets,
-            security_groups=[security_group],
+            vpc=placement.vpc,
+            vpc_subnets=placement.subnets,
+            security_groups=[placement.security_group],
             environment=environment,
-            environment_encryption=key,
+            environment_encryption=placement.key,
             reserved_concurrent_executions=reserved_concurrency,
             timeout=timeout,
             memory_size=memory_mb,

@@ -13,6 +13,7 @@ from factory_constructs.ingestion.raw_delivery import RawDelivery
 from factory_constructs.ingestion.tag_stream import TagStream
 from factory_constructs.iot.site_iot import SiteIot
 from factory_constructs.lake.data_lake import DataLake
+from factory_constructs.site_function import FunctionPlacement
 from site_model import Site
 from site_model.sizing import shards, throughput
 from stacks.foundation_stack import FoundationStack, removal_policy
@@ -59,19 +60,22 @@ class DataStack(NestedStack):
         self.functions_security_group.add_egress_rule(
             ec2.Peer.ipv4(site.network.cidr), ec2.Port.tcp(443), "HTTPS to the interface endpoints"
         )
+        placement = FunctionPlacement(
+            vpc=network.vpc,
+            subnets=network.private_subnets,
+            security_group=self.functions_security_group,
+            key=keys.data,
+            logs_key=keys.logs,
+            removal_policy=removal,
+        )
         self.delivery = RawDelivery(
             self,
             "RawDelivery",
             stream=self.stream.stream,
             raw_bucket=self.lake.raw.bucket,
-            key=keys.data,
-            logs_key=keys.logs,
-            vpc=network.vpc,
-            subnets=network.private_subnets,
-            security_group=self.functions_security_group,
+            placement=placement,
             buffer_mb=site.ingestion.firehose_buffer_mb,
             buffer_seconds=site.ingestion.firehose_buffer_seconds,
-            removal_policy=removal,
         )
         self.catalog = LakeCatalog(
             self,
@@ -101,11 +105,6 @@ class DataStack(NestedStack):
             site_id=site.id,
             alerts=site.alerts,
             stream=self.stream.stream,
-            key=keys.data,
-            logs_key=keys.logs,
-            vpc=network.vpc,
-            subnets=network.private_subnets,
-            security_group=self.functions_security_group,
-            removal_policy=removal,
+            placement=placement,
             lines_keep_their_shard=site.edge.transport == "mqtt",
         )

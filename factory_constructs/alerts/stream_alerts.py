@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_kinesis as kinesis
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sns as sns
@@ -19,7 +17,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from factory_constructs.site_function import SiteFunction
+from factory_constructs.site_function import FunctionPlacement, SiteFunction
 from policies.acknowledge import acknowledge, in_regulatory_packs
 from site_model.model import Alerts
 
@@ -48,15 +46,11 @@ class StreamAlerts(Construct):
         site_id: str,
         alerts: Alerts,
         stream: kinesis.IStream,
-        key: kms.IKey,
-        logs_key: kms.IKey,
-        vpc: ec2.IVpc,
-        subnets: ec2.SubnetSelection,
-        security_group: ec2.ISecurityGroup,
-        removal_policy: RemovalPolicy,
+        placement: FunctionPlacement,
         lines_keep_their_shard: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        key, removal_policy = placement.key, placement.removal_policy
         self.topic = sns.Topic(self, "Topic", display_name=f"{site_id} stream alerts", master_key=key, enforce_ssl=True)
         if alerts.email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alerts.email))
@@ -93,12 +87,7 @@ class StreamAlerts(Construct):
             handler_package=ALERT_HANDLER,
             handler="alert_handler.handler.handler",
             description="Tumbling-window stream alerts: heartbeat, data loss, clients, retransmissions",
-            vpc=vpc,
-            subnets=subnets,
-            security_group=security_group,
-            key=key,
-            logs_key=logs_key,
-            removal_policy=removal_policy,
+            placement=placement,
             environment={
                 "SITE_ID": site_id,
                 "ALERT_TOPIC_ARN": self.topic.topic_arn,

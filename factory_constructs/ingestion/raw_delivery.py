@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy
-from aws_cdk import aws_ec2 as ec2
+from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kinesisfirehose as firehose
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from factory_constructs.grant_findings import acknowledge_grant_policy, resource_wildcard
-from factory_constructs.site_function import LOG_RETENTION, SiteFunction
+from factory_constructs.site_function import LOG_RETENTION, FunctionPlacement, SiteFunction
 from policies.acknowledge import acknowledge
 
 TRANSFORM_HANDLER = Path(__file__).resolve().parent / "transform_handler"
@@ -42,16 +40,12 @@ class RawDelivery(Construct):
         *,
         stream: kinesis.IStream,
         raw_bucket: s3.IBucket,
-        key: kms.IKey,
-        logs_key: kms.IKey,
-        vpc: ec2.IVpc,
-        subnets: ec2.SubnetSelection,
-        security_group: ec2.ISecurityGroup,
+        placement: FunctionPlacement,
         buffer_mb: int,
         buffer_seconds: int,
-        removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
+        key, logs_key, removal_policy = placement.key, placement.logs_key, placement.removal_policy
         if not 64 <= buffer_mb <= 128 or not 60 <= buffer_seconds <= 900:
             raise ValueError(
                 f"RawDelivery {construct_id}: buffer {buffer_mb} MB / {buffer_seconds} s is outside 64-128 MB / "
@@ -63,12 +57,7 @@ class RawDelivery(Construct):
             handler_package=TRANSFORM_HANDLER,
             handler="transform_handler.handler.handler",
             description="Validates tag envelopes and names their raw-zone partition",
-            vpc=vpc,
-            subnets=subnets,
-            security_group=security_group,
-            key=key,
-            logs_key=logs_key,
-            removal_policy=removal_policy,
+            placement=placement,
             timeout=Duration.minutes(3),
             reserved_concurrency=10,
         )
