@@ -19,22 +19,8 @@ class SiteKeys(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, removal_policy: RemovalPolicy) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        self.data = kms.Key(
-            self,
-            "Data",
-            description="Site data at rest: lake, streams, catalog, jobs",
-            enable_key_rotation=True,
-            removal_policy=removal_policy,
-            pending_window=Duration.days(30),
-        )
-        self.logs = kms.Key(
-            self,
-            "Logs",
-            description="Site log groups",
-            enable_key_rotation=True,
-            removal_policy=removal_policy,
-            pending_window=Duration.days(30),
-        )
+        self.data = self._key("Data", "Site data at rest: lake, streams, catalog, jobs", removal_policy)
+        self.logs = self._key("Logs", "Site log groups", removal_policy)
         log_groups_here = stack.format_arn(service="logs", resource="log-group", resource_name="*", arn_format=None)
         self.logs.add_to_resource_policy(
             iam.PolicyStatement(
@@ -44,4 +30,14 @@ class SiteKeys(Construct):
                 resources=["*"],  # in a key policy "*" means this key
                 conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups_here}},
             )
+        )
+
+    def _key(self, construct_id: str, description: str, removal_policy: RemovalPolicy) -> kms.Key:
+        return kms.Key(
+            self,
+            construct_id,
+            description=description,
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+            pending_window=Duration.days(30),
         )

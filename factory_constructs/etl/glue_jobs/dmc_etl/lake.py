@@ -47,6 +47,12 @@ def read_table(spark: SparkSession, path: str, columns: Columns, partition_keys:
         raise
 
 
+def line_path_parts() -> list[Column]:
+    """site, area and line (the partition columns) from an ISA-95 ``line_path`` column."""
+    parts = F.split("line_path", "/")
+    return [parts.getItem(1).alias("site"), parts.getItem(2).alias("area"), parts.getItem(3).alias("line")]
+
+
 def partition_filter(partitions: Iterable[dict[str, Any]]) -> Column:
     """True for rows in one of ``partitions`` (each a dict of partition key -> value)."""
     matches = [reduce(lambda a, b: a & b, (F.col(k).eqNullSafe(F.lit(v)) for k, v in p.items())) for p in partitions]

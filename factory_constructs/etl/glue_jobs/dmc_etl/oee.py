@@ -21,6 +21,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from .config import SiteConfig
+from .lake import line_path_parts
 from .shifts import ShiftInstance
 
 
@@ -110,9 +111,7 @@ def line_shift_oee(
     performance = F.when(run > 0, cycle[F.col("line_path")] * total / run)
     quality = F.when(total > 0, good / total)
     return joined.select(
-        F.split("line_path", "/").getItem(1).alias("site"),
-        F.split("line_path", "/").getItem(2).alias("area"),
-        F.split("line_path", "/").getItem(3).alias("line"),
+        *line_path_parts(),
         "date",
         "shift",
         "shift_start",
