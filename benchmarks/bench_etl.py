@@ -144,7 +144,7 @@ def main() -> None:
         print(f"startup: {startup_s:.2f} s")
 
         from dmc_etl.config import parse_site_config
-        from dmc_etl.conform import ENVELOPE_SCHEMA, conform, read_raw
+        from dmc_etl.conform import ENVELOPE_SCHEMA, RawObjects, conform
 
         config = parse_site_config(json.dumps(SITE_CONFIG))
         tags = str(work / "raw" / "tags")
@@ -156,7 +156,7 @@ def main() -> None:
         def conform_run(out: Path) -> None:
             summary = conform(
                 spark,
-                read_raw(spark, [tags]),
+                RawObjects([tags]),
                 conformed_path=str(out / "conformed"),
                 rejects_path=str(out / "rejects"),
                 config=config,

@@ -96,7 +96,17 @@ def conformed_once(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> tupl
         "2026-01-05",
         "08",
         "a.json",
-        [good, "not json", WRONG_TYPE, missing_line, batch(3, [value("filler/speed", 1.0, 13)], v=2), batch(4, [])],
+        # Blank lines carry nothing: neither values nor rejects.
+        [
+            good,
+            "",
+            "not json",
+            WRONG_TYPE,
+            "  ",
+            missing_line,
+            batch(3, [value("filler/speed", 1.0, 13)], v=2),
+            batch(4, []),
+        ],
     )
     # At-least-once delivery: the same batch again in a later object, beside a new one.
     second = write_raw(

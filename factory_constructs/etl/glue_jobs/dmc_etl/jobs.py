@@ -18,13 +18,11 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 
 from .config import parse_site_config
-from .conform import ConformSummary, conform, read_raw
+from .conform import ConformSummary, RawObjects, conform
 from .curate import CurateSummary, curate
-from .lake import path_missing
 from .watermark import read_mark, write_mark
 
 RAW_TO_CONFORMED_ARGUMENTS = ("raw_path", "conformed_path", "rejects_path", "site_config")
@@ -51,20 +49,9 @@ def raw_to_conformed(spark: SparkSession, args: Mapping[str, str], now: datetime
     now = now.replace(microsecond=0)  # Spark's modification-time bounds have whole seconds
     state = args.get("watermark_path") or f"{args['conformed_path'].rstrip('/')}/_state/raw_to_conformed"
     mark = read_mark(spark, state)
-    try:
-        lines = read_raw(
-            spark, [args["raw_path"]], modified_after=mark - OVERLAP if mark else None, modified_before=now
-        )
-    except AnalysisException as error:
-        if not path_missing(error):
-            raise
-        lines = None  # a fresh raw zone has no tags/ folder yet: nothing to do
-    summary = (
-        ConformSummary(values=0, rejects={}, partitions=[])
-        if lines is None
-        else conform(
-            spark, lines, conformed_path=args["conformed_path"], rejects_path=args["rejects_path"], config=config
-        )
+    raw = RawObjects([args["raw_path"]], modified_after=mark - OVERLAP if mark else None, modified_before=now)
+    summary = conform(
+        spark, raw, conformed_path=args["conformed_path"], rejects_path=args["rejects_path"], config=config
     )
     write_mark(spark, state, now)
     return summary
