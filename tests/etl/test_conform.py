@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from dmc_etl.jobs import raw_to_conformed
-from dmc_etl.schemas import CONFORMED_COLUMNS, REJECTS_COLUMNS
+from dmc_etl.schemas import CONFORMED_COLUMNS, CONFORMED_PLAIN, REJECTS_COLUMNS
 
 from envelope.tag_envelope import encode, tag_batch, tag_value
 from tests.etl.conftest import write_raw
@@ -159,6 +159,25 @@ def test_values_are_typed_converted_and_deduplicated(spark: Any, conformed_once:
         "line",
         "date",
     ]
+
+
+def test_columns_with_a_value_per_row_are_written_without_a_dictionary(
+    spark: Any, conformed_once: tuple[Path, Any]
+) -> None:
+    tmp_path, _ = conformed_once
+    jvm = spark._jvm
+    written = next((tmp_path / "conformed").rglob("*.parquet"))
+    source = jvm.org.apache.parquet.hadoop.util.HadoopInputFile.fromPath(
+        jvm.org.apache.hadoop.fs.Path(str(written)), spark._jsc.hadoopConfiguration()
+    )
+    reader = jvm.org.apache.parquet.hadoop.ParquetFileReader.open(source)
+    try:
+        chunks = reader.getFooter().getBlocks().get(0).getColumns()
+        encodings = {chunk.getPath().toDotString(): chunk.getEncodings().toString() for chunk in chunks}
+    finally:
+        reader.close()
+    assert all("DICTIONARY" not in encodings[name] for name in CONFORMED_PLAIN), encodings
+    assert "DICTIONARY" in encodings["path"]  # repeating columns keep theirs
 
 
 def test_each_kind_of_malformed_input_is_counted_and_kept_with_its_reason(

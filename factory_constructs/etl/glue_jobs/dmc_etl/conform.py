@@ -44,7 +44,13 @@ from envelope.tag_envelope import KIND_TAGS, LINE_PATH_RE, QUALITIES, SCHEMA_VER
 
 from .config import SiteConfig
 from .lake import merge_partitions, path_missing, require_utc
-from .schemas import CONFORMED_COLUMNS, CONFORMED_PARTITION_KEYS, REJECTS_COLUMNS, REJECTS_PARTITION_KEYS
+from .schemas import (
+    CONFORMED_COLUMNS,
+    CONFORMED_PARTITION_KEYS,
+    CONFORMED_PLAIN,
+    REJECTS_COLUMNS,
+    REJECTS_PARTITION_KEYS,
+)
 from .units import conversions
 
 _CORRUPT = "_corrupt_record"
@@ -198,7 +204,7 @@ def _value_ok(x: Column, line_path: Column, parts: dict[str, Column]) -> Column:
         & x["quality"].isin(*QUALITIES)
         & ts.isNotNull()
         & x["ts"].endswith("Z")
-        & (F.substring(x["ts"], 11, 1) == "T")
+        & (F.instr(x["ts"], "T") == 11)
         & (x["seq"] >= 0)
         & (x["id"] != "")
     )
@@ -226,7 +232,7 @@ def _value_problem(x: Column, index: Column, line_path: Column, parts: dict[str,
             F.concat(at, F.format_string(f".quality: '%s' is not one of {_QUALITY_LIST}", x["quality"])),
         )
         .when(
-            ts.isNull() | ~x["ts"].endswith("Z") | (F.substring(x["ts"], 11, 1) != "T"),
+            ts.isNull() | ~x["ts"].endswith("Z") | (F.instr(x["ts"], "T") != 11),
             F.concat(at, F.format_string(".ts: '%s' is not ISO 8601 UTC like 2026-01-31T08:00:00.000Z", x["ts"])),
         )
         .when(x["seq"] < 0, F.concat(at, F.format_string(".seq: %d is not a non-negative integer", x["seq"])))
@@ -325,9 +331,9 @@ def checked_rows(records: DataFrame, config: SiteConfig) -> DataFrame:
     parts = _value_parts(x)
     ok = F.col("record_problem").isNull() & _value_ok(x, line_path, parts)
     text = x["value"]
-    last_char = F.substring(text, -1, 1)
     # Java's number parser also takes "1d", "NaN", "Infinity": a decimal number ends with a digit.
-    number = F.when(last_char.between("0", "9"), F.expr("try_cast(x.value AS DOUBLE)"))
+    ends_with_digit = reduce(lambda a, b: a | b, [text.endswith(digit) for digit in "0123456789"])
+    number = F.when(ends_with_digit, F.expr("try_cast(x.value AS DOUBLE)"))
     boolean = F.when(text.isin("true", "false"), text == "true")
     conversion = _unit_table(config)[F.trim(x["unit"])]
     return values.select(
@@ -417,6 +423,7 @@ def conform(
         CONFORMED_PARTITION_KEYS,
         ["id"],
         lambda: touched_partitions(spark, raw),
+        CONFORMED_PLAIN,
     )
     metrics = seen.get
     rejects: dict[str, int] = {}

@@ -59,16 +59,18 @@ def partition_filter(partitions: Iterable[dict[str, Any]]) -> Column:
     return reduce(lambda a, b: a | b, matches, F.lit(False))
 
 
-def write_partitions(frame: DataFrame, path: str, columns: Columns, partition_keys: Columns) -> None:
-    """Overwrite the partitions present in ``frame``; every other partition is left alone."""
+def write_partitions(
+    frame: DataFrame, path: str, columns: Columns, partition_keys: Columns, plain: Sequence[str] = ()
+) -> None:
+    """Overwrite the partitions present in ``frame``; every other partition is left alone.
+
+    ``plain`` columns are written without a Parquet dictionary.
+    """
     keys = [name for name, _ in partition_keys]
-    (
-        shaped(frame, columns, partition_keys)
-        .write.mode("overwrite")
-        .option("partitionOverwriteMode", "dynamic")
-        .partitionBy(*keys)
-        .parquet(path)
-    )
+    writer = shaped(frame, columns, partition_keys).write.mode("overwrite").option("partitionOverwriteMode", "dynamic")
+    for name in plain:
+        writer = writer.option(f"parquet.enable.dictionary#{name}", "false")
+    writer.partitionBy(*keys).parquet(path)
 
 
 def merge_partitions(
@@ -79,12 +81,14 @@ def merge_partitions(
     partition_keys: Columns,
     unique_key: Sequence[str],
     touched: Callable[[], Sequence[dict[str, Any]]],
+    plain: Sequence[str] = (),
 ) -> None:
     """Write ``new`` into the table together with the rows already in the partitions it touches, one row
     per key.
 
     ``touched`` returns those partitions (each a dict of partition key -> value; a superset is fine);
     it is called only when the table exists, so a run into a fresh table does not pay for finding them.
+    ``plain`` columns are written without a Parquet dictionary (``write_partitions``).
     One shuffle: rows are distributed by partition key, so each output partition is deduplicated and
     written by one task (one file per partition and run), and the write needs no second exchange.
     Duplicates go with the first row of each key in an ordering by it (a window, which Spark runs as a
@@ -100,4 +104,4 @@ def merge_partitions(
             rows = rows.unionByName(existing.where(partition_filter(partitions)))
     rank = F.row_number().over(Window.partitionBy(*keys, *unique_key).orderBy(*unique_key))
     deduplicated = rows.repartition(*keys).withColumn("_rank", rank).where("_rank = 1")
-    write_partitions(deduplicated, path, columns, partition_keys)
+    write_partitions(deduplicated, path, columns, partition_keys, plain)
