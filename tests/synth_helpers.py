@@ -8,7 +8,7 @@ from typing import Any
 from aws_cdk import App, NestedStack, Stack
 from aws_cdk.assertions import Template
 
-from app import build
+from app import build, new_app
 from site_model import Site, load_sites
 from stacks.site_stack import SiteStack
 
@@ -30,7 +30,7 @@ def variant(site: Site, **changes: Any) -> Site:
 
 def synth(sites: dict[str, Site], outdir: Path, **context: str) -> tuple[App, list[SiteStack]]:
     """Build and synthesize ``sites`` with the compliance gate; raises if any finding is unacknowledged."""
-    app = App(outdir=str(outdir), context=context)
+    app = new_app(outdir=str(outdir), context=context)
     stacks = build(app, sites)
     app.synth()
     return app, stacks

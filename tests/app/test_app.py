@@ -4,9 +4,9 @@ import json
 from pathlib import Path
 
 import pytest
-from aws_cdk import App
+from aws_cdk import App, CfnResource, Stack
 
-from app import build
+from app import build, new_app
 from synth_helpers import example_sites
 
 pytestmark = pytest.mark.synth
@@ -56,3 +56,11 @@ def test_no_site_context_builds_every_site(tmp_path: Path) -> None:
         ("plantB", "us-east-1"),
         ("plantC", "ap-southeast-1"),
     ]
+
+
+def test_template_validation_is_left_to_cfn_lint(tmp_path: Path) -> None:
+    # CDK's built-in validator would report this property as a warning in validation-report.json.
+    app = new_app(outdir=str(tmp_path), context={"@aws-cdk/core:validationReportJson": True})
+    CfnResource(Stack(app, "S"), "T", type="AWS::SNS::Topic", properties={"NotAProperty": 1})
+    app.synth()
+    assert not (tmp_path / "validation-report.json").exists()
