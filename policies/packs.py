@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import CfnResource
-from cdk_nag import NagPack
+from cdk_nag import NagPack, NagRuleCompliance
 from constructs import IConstruct
 
 from policies.rules import AppliedRule, Rule
@@ -31,12 +31,29 @@ class _RulePack(NagPack):
         return self.pack
 
     def _check_resource(self, node: CfnResource) -> None:
-        kind = node.cfn_resource_type
+        kind = _resource_type(node)
         for rule in self.rules:
             if kind not in rule.resource_types:
                 continue
+            # Only a finding goes through cdk-nag (its report, the acknowledgments): applying a rule
+            # costs several callbacks, which a compliant or not-applicable resource does not need.
+            if rule.evaluate(node) != NagRuleCompliance.NON_COMPLIANT:
+                continue
             # jsii reads IApplyRule's members as properties; its typing stub declares them settable.
             self._apply_rule(AppliedRule(rule, node))  # type: ignore[arg-type]
+
+
+_TYPE_OF_CLASS: dict[type, str] = {}
+
+
+def _resource_type(node: CfnResource) -> str:
+    """The CloudFormation type, read once per L1 class (each read crosses into jsii)."""
+    cls = type(node)
+    if cls is CfnResource:  # a generic resource: its type is per instance
+        return node.cfn_resource_type
+    if cls not in _TYPE_OF_CLASS:
+        _TYPE_OF_CLASS[cls] = node.cfn_resource_type
+    return _TYPE_OF_CLASS[cls]
 
 
 class GxPChecks(_RulePack):

@@ -3,12 +3,13 @@
 from collections.abc import Callable
 
 import pytest
-from aws_cdk import App, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import App, Duration, RemovalPolicy, Stack, Tags, Validations
 from aws_cdk import aws_iot as iot
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 
+from policies.acknowledge import acknowledge
 from policies.packs import GxPChecks, ResidencyChecks
 
 pytestmark = pytest.mark.synth
@@ -103,3 +104,17 @@ def test_no_external_egress() -> None:
     )
     assert findings(ResidencyChecks, rule(to_kinesis)) == []
     assert findings(ResidencyChecks, rule(to_http)) == ["Residency-NoExternalEgress"]
+
+
+def test_a_finding_of_our_packs_fails_the_synth_until_acknowledged() -> None:
+    def synth_unversioned(reason: str | None) -> None:
+        app = App()
+        bucket = s3.Bucket(Stack(app, "Site", env={"region": "eu-central-1"}), "B")
+        if reason:
+            acknowledge(bucket, "GxP::GxP-S3Versioned", reason)
+        Validations.of(app).add_plugins(GxPChecks(app))
+        app.synth()
+
+    with pytest.raises(RuntimeError, match=r"GxP::GxP-S3Versioned"):
+        synth_unversioned(None)
+    synth_unversioned("scratch bucket of a lab site whose objects are rebuilt from the raw zone each night")
