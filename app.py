@@ -1,8 +1,12 @@
 """CDK app: one top-level stack per selected (site, region), gated by the compliance packs.
 
-cdk synth                                     every site, each in its home region
+cdk synth                                     every site, each in its home region (a worker per core)
 cdk deploy -c site=plantA                     plantA in its home region
 cdk deploy -c site=plantA -c region=eu-west-1 plantA in another of its data regions
+
+This file only chooses how to synthesize; stacks/site_app.py builds the app. A synth of every site
+runs in worker processes (tooling/parallel_synth.py), so this process imports the CDK only when it
+synthesizes by itself.
 """
 
 from __future__ import annotations
@@ -10,52 +14,31 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
-from aws_cdk import App
-
-from policies.gate import apply_compliance_gate
-from site_model import Site, load_sites
-from site_model.selection import SelectionError, select
-from stacks.site_stack import SiteStack
-
-# Behaviour the constructs rely on, set here so that the CLI and in-process tests agree.
-FEATURE_FLAGS = {
-    # Access-log delivery through a bucket policy (the access-log bucket has ACLs disabled), not a legacy ACL.
-    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
-}
+from site_model import load_sites
+from tooling.parallel_synth import SHARE_CONTEXT, cli_context, synth_in_workers
 
 
-def new_app(**props: Any) -> App:
-    """An App the way the CLI runs this project, with CDK's built-in CloudFormation validation off:
-    `make synth` runs cfn-lint over every template instead, and the built-in engine only warns and costs
-    about 2.4 s per synth (it compiles a WASM module)."""
-    return App(builtin_cloud_formation_validation=False, **props)
+def main() -> int:
+    context = cli_context()
+    outdir = os.environ.get("CDK_OUTDIR")  # set by the CLI: where the cloud assembly goes
+    every_site = not any(key in context for key in ("site", "region", SHARE_CONTEXT))
+    if outdir and every_site:
+        folder = context.get("tenants")
+        try:
+            site_ids = sorted(load_sites(Path(folder)) if folder else load_sites())
+        except ValueError as error:
+            sys.exit(f"error: {error}")
+        workers = min(os.cpu_count() or 1, len(site_ids))
+        if workers > 1:
+            return synth_in_workers(site_ids, Path(outdir), workers)
+    from stacks.site_app import build, new_app  # the CDK and its jsii process start here
 
-
-def build(app: App, sites: dict[str, Site] | None = None) -> list[SiteStack]:
-    """Construct only the selected sites' stacks (a targeted synth never builds the others).
-
-    ``sites`` defaults to every file in tenants/; tests pass their own.
-    """
-    for flag, value in FEATURE_FLAGS.items():
-        app.node.set_context(flag, value)
-    try:
-        if sites is None:
-            folder = app.node.try_get_context("tenants")
-            sites = load_sites(Path(folder)) if folder else load_sites()
-        selection = select(sites, app.node.try_get_context("site"), app.node.try_get_context("region"))
-    except (SelectionError, ValueError) as error:
-        sys.exit(f"error: {error}")
-    stacks = [
-        SiteStack(app, site=site, region=region, account=site.account or os.environ.get("CDK_DEFAULT_ACCOUNT"))
-        for site, region in selection
-    ]
-    apply_compliance_gate(app)
-    return stacks
+    app = new_app()
+    build(app)
+    app.synth()
+    return 0
 
 
 if __name__ == "__main__":
-    cdk_app = new_app()
-    build(cdk_app)
-    cdk_app.synth()
+    sys.exit(main())

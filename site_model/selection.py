@@ -9,8 +9,16 @@ class SelectionError(ValueError):
     """The -c site / -c region context names nothing that can be built."""
 
 
-def select(sites: dict[str, Site], site_id: str | None, region: str | None) -> list[tuple[Site, str]]:
-    """(site, region) pairs to build: one site when ``site_id`` is given, else every site in its home region."""
+def select(
+    sites: dict[str, Site], site_id: str | None, region: str | None, share: str | None = None
+) -> list[tuple[Site, str]]:
+    """(site, region) pairs to build: one site when ``site_id`` is given, else every site in its home region,
+    or only the comma-separated ``share`` of them (a worker of a parallel synth)."""
+    if share is not None and site_id is None:
+        unknown = [name for name in share.split(",") if name not in sites]
+        if unknown:
+            raise SelectionError(f"unknown site(s) {', '.join(unknown)} in -c sites; fix: use ids of {_known(sites)}")
+        sites = {name: sites[name] for name in share.split(",")}
     if site_id is None:
         if region is not None:
             raise SelectionError(f"-c region={region} needs -c site=<site>; fix: add -c site=<one of {_known(sites)}>")

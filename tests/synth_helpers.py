@@ -8,8 +8,8 @@ from typing import Any
 from aws_cdk import App, NestedStack, Stack
 from aws_cdk.assertions import Template
 
-from app import build, new_app
 from site_model import Site, load_sites
+from stacks.site_app import build, new_app
 from stacks.site_stack import SiteStack
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from aws_cdk import App, CfnResource, Stack
 
-from app import build, new_app
+from stacks.site_app import build, new_app
 from synth_helpers import example_sites
 
 pytestmark = pytest.mark.synth

@@ -6,7 +6,7 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Match, Template
 
-from app import build
+from stacks.site_app import build
 from synth_helpers import example_sites, nested_template
 
 pytestmark = pytest.mark.synth
