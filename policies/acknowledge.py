@@ -59,6 +59,8 @@ def in_regulatory_packs(rule: str) -> list[str]:
 def acknowledge(scope: IConstruct, rule_ids: str | Sequence[str], reason: str) -> None:
     """Acknowledge findings on ``scope``; keep it the narrowest construct. The synth's validation report
     carries every acknowledgment with its reason into the site's evidence."""
-    for rule_id in [rule_ids] if isinstance(rule_ids, str) else rule_ids:
+    ids = [rule_ids] if isinstance(rule_ids, str) else list(rule_ids)
+    for rule_id in ids:
         check(rule_id, reason)
-        Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+    # One call for all of them: each call into the CDK is a round trip to its jsii process.
+    Validations.of(scope).acknowledge(*(Acknowledgment(id=rule_id, reason=reason) for rule_id in ids))
