@@ -37,7 +37,11 @@ class _RulePack(NagPack):
                 continue
             # Only a finding goes through cdk-nag (its report, the acknowledgments): applying a rule
             # costs several callbacks, which a compliant or not-applicable resource does not need.
-            if rule.evaluate(node) != NagRuleCompliance.NON_COMPLIANT:
+            try:
+                finding = rule.evaluate(node) == NagRuleCompliance.NON_COMPLIANT
+            except Exception:  # cdk-nag re-runs the rule and reports the error as a finding
+                finding = True
+            if not finding:
                 continue
             # jsii reads IApplyRule's members as properties; its typing stub declares them settable.
             self._apply_rule(AppliedRule(rule, node))  # type: ignore[arg-type]

@@ -3,14 +3,16 @@
 from collections.abc import Callable
 
 import pytest
-from aws_cdk import App, Duration, RemovalPolicy, Stack, Tags, Validations
+from aws_cdk import App, CfnResource, Duration, RemovalPolicy, Stack, Tags, Validations
 from aws_cdk import aws_iot as iot
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from cdk_nag import NagRuleCompliance
 
 from policies.acknowledge import acknowledge
-from policies.packs import GxPChecks, ResidencyChecks
+from policies.packs import GxPChecks, ResidencyChecks, _RulePack
+from policies.rules import Rule
 
 pytestmark = pytest.mark.synth
 
@@ -118,3 +120,22 @@ def test_a_finding_of_our_packs_fails_the_synth_until_acknowledged() -> None:
     with pytest.raises(RuntimeError, match=r"GxP::GxP-S3Versioned"):
         synth_unversioned(None)
     synth_unversioned("scratch bucket of a lab site whose objects are rebuilt from the raw zone each night")
+
+
+def test_a_rule_that_raises_is_reported_as_a_finding() -> None:
+    def unreadable(node: CfnResource) -> NagRuleCompliance:
+        raise ValueError(f"cannot read {node.cfn_resource_type}")
+
+    class Broken(_RulePack):
+        pack = "GxP"
+        rules = (
+            Rule(
+                suffix="Unreadable",
+                info="A rule that cannot read the resource.",
+                explanation="Stands for a rule meeting a property it does not understand.",
+                evaluate=unreadable,
+                resource_types=frozenset({"AWS::S3::Bucket"}),
+            ),
+        )
+
+    assert findings(Broken, versioned) == ["GxP-Unreadable"]
