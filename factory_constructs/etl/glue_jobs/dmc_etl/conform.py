@@ -114,8 +114,9 @@ class RawObjects:
     def parsed(self, spark: SparkSession, schema: T.StructType = ENVELOPE_SCHEMA) -> DataFrame:
         """One row per non-blank line, read by Spark's JSON reader with ``schema``, and its ``source_file``.
 
-        The reader parses bytes directly, about twice as fast as ``from_json`` over text, so the
-        conformed pass uses it; it skips blank lines, which carry nothing.
+        The reader parses bytes directly, cheaper than ``from_json`` over text (parse, explode and
+        write of a million values: 2.5 s against 3.7 s here), so the conformed pass uses it; it skips
+        blank lines, which carry nothing.
         """
         frame = self._reader(spark).schema(schema).options(**_PARSE_OPTIONS).json(list(self.paths))
         return frame.select(*schema.fieldNames(), F.col("_metadata.file_path").alias("source_file"))
