@@ -256,11 +256,18 @@ def _unit_table(config: SiteConfig) -> Column:
     return F.create_map(*entries)
 
 
+def _line_parts(m: Column) -> list[Column]:
+    """``area`` and ``line`` of a batch: the ISA-95 segments of its ``line`` (null for a refused batch
+    without one)."""
+    segments = F.split(m["line"], "/")
+    return [segments.getItem(2).alias("area"), segments.getItem(3).alias("line")]
+
+
 def batch_records(parsed: DataFrame) -> DataFrame:
-    """The JSON reader's rows (``RawObjects.parsed``) as ``source_file``, the batch ``m`` and
-    ``record_problem`` (null when the batch is usable)."""
+    """The JSON reader's rows (``RawObjects.parsed``) as ``source_file``, the batch ``m``, its ``area``
+    and ``line``, and ``record_problem`` (null when the batch is usable)."""
     records = parsed.select("source_file", F.struct(*ENVELOPE_SCHEMA.fieldNames()).alias("m"))
-    return records.withColumn("record_problem", _record_problem(F.col("m")))
+    return records.select("*", *_line_parts(F.col("m")), _record_problem(F.col("m")).alias("record_problem"))
 
 
 def line_records(lines: DataFrame) -> DataFrame:
@@ -270,6 +277,7 @@ def line_records(lines: DataFrame) -> DataFrame:
     return parsed.select(
         "source_file",
         "m",
+        *_line_parts(F.col("m")),
         problem.alias("record_problem"),
         F.when(problem.isNotNull(), F.col("text")).alias("bad_line"),
     )
@@ -313,8 +321,8 @@ def _values(records: DataFrame, *keep: str) -> DataFrame:
         F.col("m.site").alias("site"),
         F.col("m.gateway").alias("gateway"),
         line_path.alias("line_path"),
-        F.split(line_path, "/").getItem(2).alias("area"),
-        F.split(line_path, "/").getItem(3).alias("line"),
+        "area",
+        "line",
         F.col("m.batch_seq").alias("batch_seq"),
         F.when(problem.isNull(), F.col("m.values")).alias("values"),
     )
@@ -327,14 +335,16 @@ def _values(records: DataFrame, *keep: str) -> DataFrame:
 def checked_rows(records: DataFrame, config: SiteConfig) -> DataFrame:
     """One row per value of a usable batch and one per refused line (``batch_records``): ``ok`` (false:
     refused) and the conformed columns."""
-    values = _values(records)
     x, line_path = F.col("x"), F.col("line_path")
-    parts = _value_parts(x)
-    ok = F.col("record_problem").isNull() & _value_ok(x, line_path, parts)
     text = x["value"]
     # Java's number parser also takes "1d", "NaN", "Infinity": a decimal number ends with a digit.
     ends_with_digit = reduce(lambda a, b: a | b, [text.endswith(digit) for digit in "0123456789"])
-    number = F.when(ends_with_digit, F.expr("try_cast(x.value AS DOUBLE)"))
+    # In a select of its own: three columns use the number, and Spark keeps an expensive expression
+    # used more than once in its own projection instead of parsing the text again for each.
+    values = _values(records).withColumn("number", F.when(ends_with_digit, F.expr("try_cast(x.value AS DOUBLE)")))
+    number = F.col("number")
+    parts = _value_parts(x)
+    ok = F.col("record_problem").isNull() & _value_ok(x, line_path, parts)
     boolean = F.when(text.isin("true", "false"), text == "true")
     conversion = _unit_table(config)[F.trim(x["unit"])]
     return values.select(
@@ -404,40 +414,49 @@ def conform(
         raise
     if parsed.isEmpty():  # reads one line at most; an action over no input reports no observed metrics
         return nothing
-    checked = checked_rows(batch_records(parsed), config)
     # No cache and no counting pass: the conformed rows are written in one pass over the input, which
     # also gathers the summary (observed metrics). Rejects are rare, so finding them reads the input
     # again, as text (a refused line is kept as it was), and only when the write saw any.
-    ok = F.col("ok")
-    seen = Observation("conform")
-    observed = checked.observe(
-        seen,
-        F.count(F.when(ok, 1)).alias("values"),
-        F.count(F.when(~ok, 1)).alias("refused"),
-        F.collect_set(F.when(ok, F.struct("area", "line", "date"))).alias("partitions"),
+    usable = F.col("record_problem").isNull()
+    sent = Observation("batches")
+    records = batch_records(parsed).observe(
+        sent,
+        F.count(F.when(~usable, 1)).alias("refused_lines"),
+        F.coalesce(F.sum(F.when(usable, F.size("m.values"))), F.lit(0)).alias("values"),
     )
+    # The batches of a line travel to one task before they are taken apart: moving a few thousand
+    # batches is cheaper than moving their values one by one, and every copy of a value is on its line.
+    checked = checked_rows(records.repartition("area", "line"), config)
+    kept = Observation("conform")
     merge_partitions(
         spark,
-        observed.where(ok),
+        checked.where("ok"),
         conformed_path,
         CONFORMED_COLUMNS,
         CONFORMED_PARTITION_KEYS,
         ["id"],
         lambda: touched_partitions(spark, raw),
         CONFORMED_PLAIN,
+        clustered_by=("area", "line"),
+        observe=lambda rows: rows.observe(
+            kept,
+            F.count(F.lit(1)).alias("values"),
+            F.collect_set(F.struct("area", "line", "date")).alias("partitions"),
+        ),
     )
-    metrics = seen.get
+    batches, metrics = sent.get, kept.get
+    refused = batches["refused_lines"] + batches["values"] - metrics["values"]
     rejects: dict[str, int] = {}
-    if metrics["refused"]:
-        refused = reject_rows(line_records(raw.lines(spark))).persist(StorageLevel.MEMORY_AND_DISK)
+    if refused:
+        refused_rows = reject_rows(line_records(raw.lines(spark))).persist(StorageLevel.MEMORY_AND_DISK)
         try:
-            tally = refused.groupBy("date", _reject_field(F.col("reason")).alias("field")).count().collect()
+            tally = refused_rows.groupBy("date", _reject_field(F.col("reason")).alias("field")).count().collect()
             for row in tally:
                 rejects[row["field"]] = rejects.get(row["field"], 0) + row["count"]
             dates = [{"date": date} for date in sorted({row["date"] for row in tally}, key=str)]
             merge_partitions(
                 spark,
-                refused,
+                refused_rows,
                 rejects_path,
                 REJECTS_COLUMNS,
                 REJECTS_PARTITION_KEYS,
@@ -445,7 +464,7 @@ def conform(
                 lambda: dates,
             )
         finally:
-            refused.unpersist()
+            refused_rows.unpersist()
     partitions = sorted(
         ({"area": p["area"], "line": p["line"], "date": p["date"]} for p in metrics["partitions"]),
         key=lambda p: (p["area"], p["line"], p["date"]),
