@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dmc_etl import lake
 from dmc_etl.jobs import raw_to_conformed
 from dmc_etl.schemas import CONFORMED_COLUMNS, CONFORMED_PLAIN, REJECTS_COLUMNS
 
@@ -281,3 +282,41 @@ def test_late_data_lands_in_its_day_and_reruns_change_nothing(spark: Any, tmp_pa
 def test_a_fresh_raw_zone_is_not_an_error(spark: Any, tmp_path: Path) -> None:
     summary = raw_to_conformed(spark, args(tmp_path), NOW)
     assert (summary.values, summary.rejects, summary.partitions) == (0, {}, [])
+
+
+def test_only_a_timestamp_ending_in_its_one_z_is_read_as_utc(spark: Any, tmp_path: Path) -> None:
+    stamps = ["2026-01-05T08:00:00.250Z", "2026-01-05T08Z00:00Z", "2026-01-05T09:00:00+01:00", "2026-01-05T08:00:00"]
+    values = [value("filler/speed", 1.0, seq, ts=ts) for seq, ts in enumerate(stamps, start=1)]
+    raw = write_raw(tmp_path / "raw", "filling", "line1", "2026-01-05", "08", "z.json", [batch(0, values)])
+    set_mtime(raw, NOW - timedelta(minutes=5))
+    summary = raw_to_conformed(spark, args(tmp_path), NOW)
+    assert (summary.values, summary.rejects) == (1, {"values[].ts": 3})
+    assert [row["ts"] for row in rows(spark, tmp_path / "conformed")] == [datetime(2026, 1, 5, 8, 0, 0, 250000)]
+
+
+def test_values_are_not_moved_between_tasks_only_their_batches(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan's one exchange moves whole batches to the task of their line, before they are exploded;
+    rows already in the table join them distributed the same way, with no exchange after the union."""
+    plans: list[str] = []
+    write = lake.write_partitions
+
+    def recording(frame: Any, *rest: Any, **options: Any) -> None:
+        plans.append(frame._jdf.queryExecution().executedPlan().toString())
+        write(frame, *rest, **options)
+
+    monkeypatch.setattr(lake, "write_partitions", recording)
+    one = [batch(0, [value("filler/speed", 1.0, 1)])]
+    raw = write_raw(tmp_path / "raw", "filling", "line1", "2026-01-05", "08", "p.json", one)
+    set_mtime(raw, NOW - timedelta(minutes=5))
+    raw_to_conformed(spark, args(tmp_path), NOW)
+    rerun = {**args(tmp_path), "watermark_path": str(tmp_path / "other-watermark")}
+    raw_to_conformed(spark, rerun, NOW)  # reads the object again, into the now existing partition
+
+    fresh, merge = plans
+    exchanges = [line for line in fresh.splitlines() if "Exchange" in line]
+    assert len(exchanges) == 1 and "hashpartitioning(area" in exchanges[0], fresh
+    assert fresh.index("Exchange") > fresh.index("Generate posexplode"), fresh  # below: batches, not values
+    union = merge.index("Union")
+    assert "Exchange" not in merge[:union] and merge.count("Exchange hashpartitioning(area") == 2, merge

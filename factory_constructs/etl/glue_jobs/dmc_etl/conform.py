@@ -174,15 +174,22 @@ def _value_parts(x: Column) -> dict[str, Column]:
     """Cell, tag and timestamp of a value: the last two segments of its path, and its ts.
 
     Segment searches and byte lengths only: counting characters (``length``, ``substring``) scans the
-    whole string on every call.
+    whole string on every call. The timestamp is read without its "Z" (``_utc_marked`` checks that
+    it ends there) in the session time zone, UTC (``require_utc``): a zone in the text makes Spark
+    look the zone up with regular expressions on every value.
     """
     cell_tag = F.substring_index(x["path"], "/", -2)
     return {
         "cell_tag": cell_tag,
         "cell": F.substring_index(cell_tag, "/", 1),
         "tag": F.substring_index(x["path"], "/", -1),
-        "ts": F.try_to_timestamp(x["ts"]),
+        "ts": F.try_to_timestamp(F.substring_index(x["ts"], "Z", 1)),
     }
+
+
+def _utc_marked(ts: Column) -> Column:
+    """True when the only "Z" of ``ts`` is its last character and its date is followed by "T"."""
+    return (F.instr(ts, "Z") == F.octet_length(ts)) & (F.instr(ts, "T") == 11)
 
 
 def _value_ok(x: Column, line_path: Column, parts: dict[str, Column]) -> Column:
@@ -204,8 +211,7 @@ def _value_ok(x: Column, line_path: Column, parts: dict[str, Column]) -> Column:
         & (tag != "")
         & x["quality"].isin(*QUALITIES)
         & ts.isNotNull()
-        & x["ts"].endswith("Z")
-        & (F.instr(x["ts"], "T") == 11)
+        & _utc_marked(x["ts"])
         & (x["seq"] >= 0)
         & (x["id"] != "")
     )
@@ -233,7 +239,7 @@ def _value_problem(x: Column, index: Column, line_path: Column, parts: dict[str,
             F.concat(at, F.format_string(f".quality: '%s' is not one of {_QUALITY_LIST}", x["quality"])),
         )
         .when(
-            ts.isNull() | ~x["ts"].endswith("Z") | (F.instr(x["ts"], "T") != 11),
+            ts.isNull() | ~_utc_marked(x["ts"]),
             F.concat(at, F.format_string(".ts: '%s' is not ISO 8601 UTC like 2026-01-31T08:00:00.000Z", x["ts"])),
         )
         .when(x["seq"] < 0, F.concat(at, F.format_string(".seq: %d is not a non-negative integer", x["seq"])))
