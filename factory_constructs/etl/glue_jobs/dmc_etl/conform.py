@@ -415,7 +415,7 @@ def conform(
         if path_missing(error):
             return nothing  # a fresh raw zone has no tags/ folder yet
         raise
-    if parsed.isEmpty():  # reads one line at most; an action over no input reports no observed metrics
+    if not parsed.inputFiles():  # listed already; an action over no input reports no observed metrics
         return nothing
     # No cache and no counting pass: the conformed rows are written in one pass over the input, which
     # also gathers the summary (observed metrics). Rejects are rare, so finding them reads the input

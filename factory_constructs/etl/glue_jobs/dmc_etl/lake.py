@@ -33,8 +33,13 @@ def path_missing(error: AnalysisException) -> bool:
 
 
 def shaped(frame: DataFrame, columns: Columns, partition_keys: Columns) -> DataFrame:
-    """``frame`` with exactly the table's columns, in order and cast to their types."""
-    return frame.select(*(F.col(name).cast(glue_type).alias(name) for name, glue_type in columns + partition_keys))
+    """``frame`` with exactly the table's columns, in order and cast to their types.
+
+    As SQL text, one call into the JVM instead of three per column.
+    """
+    return frame.selectExpr(
+        *(f"CAST(`{name}` AS {glue_type}) AS `{name}`" for name, glue_type in columns + partition_keys)
+    )
 
 
 def read_table(spark: SparkSession, path: str, columns: Columns, partition_keys: Columns) -> DataFrame | None:
