@@ -291,13 +291,19 @@ def test_objects_of_blank_lines_conform_to_nothing(spark: Any, tmp_path: Path) -
     assert (summary.values, summary.rejects, summary.partitions) == (0, {}, [])
 
 
-def test_only_a_timestamp_ending_in_its_one_z_is_read_as_utc(spark: Any, tmp_path: Path) -> None:
-    stamps = ["2026-01-05T08:00:00.250Z", "2026-01-05T08Z00:00Z", "2026-01-05T09:00:00+01:00", "2026-01-05T08:00:00"]
+def test_only_a_timestamp_ending_in_one_z_is_read_as_utc(spark: Any, tmp_path: Path) -> None:
+    stamps = [
+        "2026-01-05T08:00:00.250Z",
+        "2026-01-05T08Z00:00Z",
+        "2026-01-05T08:00:00ZZ",
+        "2026-01-05T09:00:00+01:00",
+        "2026-01-05T08:00:00",
+    ]
     values = [value("filler/speed", 1.0, seq, ts=ts) for seq, ts in enumerate(stamps, start=1)]
     raw = write_raw(tmp_path / "raw", "filling", "line1", "2026-01-05", "08", "z.json", [batch(0, values)])
     set_mtime(raw, NOW - timedelta(minutes=5))
     summary = raw_to_conformed(spark, args(tmp_path), NOW)
-    assert (summary.values, summary.rejects) == (1, {"values[].ts": 3})
+    assert (summary.values, summary.rejects) == (1, {"values[].ts": 4})
     assert [row["ts"] for row in rows(spark, tmp_path / "conformed")] == [datetime(2026, 1, 5, 8, 0, 0, 250000)]
 
 

@@ -16,11 +16,12 @@ What is refused goes to the rejects table with the reason, never dropped and nev
   a missing or wrong ``v``, ``kind``, ``site``, ``gateway``, ``line``, ``batch_seq`` or ``values``;
 * a single value when only that value is wrong (missing field, path not on the batch's line, quality,
   timestamp, sequence number, id); the batch's other values are kept.
-The checks follow ``envelope.tag_envelope.validate``. Spark's JSON reader is lenient in three ways the
-envelope is not: a number or boolean in a string field is read as its text (an ``id`` sent as 7), a
-string of digits in an integer field as the number (a ``seq`` sent as "7"), and a line holding a JSON
-array of batches as those batches (the rejects pass, reading text, refuses that line as well); the
-ingestion transform already refuses all three before the raw zone, so they are accepted here.
+The checks follow ``envelope.tag_envelope.validate``, with four leniencies. Spark's JSON reader reads
+a number or boolean in a string field as its text (an ``id`` sent as 7), a string of digits in an
+integer field as the number (a ``seq`` sent as "7"), and a line holding a JSON array of batches as
+those batches (the rejects pass, reading text, refuses that line as well); and a timestamp with an
+offset before its "Z" (``...T09:00:00+01:00Z``) is read at that offset, because the checks cost per
+value and stay short. The ingestion transform already refuses all four before the raw zone.
 
 Typing: Spark's reader gives a polymorphic ``value`` as text without its JSON type, so a value is a
 number when its text is a decimal number, a boolean when it is ``true``/``false``, a string otherwise
@@ -175,26 +176,29 @@ def _record_problem(m: Column) -> Column:
 def _value_parts(x: Column) -> dict[str, Column]:
     """Cell, tag and timestamp of a value: the last two segments of its path, and its ts.
 
-    Segment searches and byte lengths only: counting characters (``length``, ``substring``) scans the
-    whole string on every call. The timestamp is read without its "Z" (``_utc_marked`` checks that
-    it ends there) in the session time zone, UTC (``require_utc``): a zone in the text makes Spark
-    look the zone up with regular expressions on every value.
+    Spark finds a character in a string by comparing at every position and counts characters from
+    the start to cut one, so the parts are found from the end of the path, which is short. The
+    timestamp is read without its closing "Z" in the session time zone, UTC (``require_utc``): a zone
+    in the text makes Spark look it up with regular expressions on every value.
     """
     cell_tag = F.substring_index(x["path"], "/", -2)
+    before_z = F.substring_index(x["ts"], "Z", 1)
     return {
         "cell_tag": cell_tag,
         "cell": F.substring_index(cell_tag, "/", 1),
-        "tag": F.substring_index(x["path"], "/", -1),
-        "ts": F.try_to_timestamp(F.substring_index(x["ts"], "Z", 1)),
+        "tag": F.substring_index(cell_tag, "/", -1),
+        "before_z": before_z,
+        "ts": F.try_to_timestamp(before_z),
     }
 
 
-def _utc_marked(ts: Column) -> Column:
-    """True when the only "Z" of ``ts`` is its last character and its date is followed by "T"."""
-    return (F.instr(ts, "Z") == F.octet_length(ts)) & (F.instr(ts, "T") == 11)
+def _utc_marked(x: Column, parts: dict[str, Column]) -> Column:
+    """True when the only "Z" of a value's ts is its last character and its date is followed by "T"."""
+    ts = x["ts"]
+    return (F.octet_length(parts["before_z"]) + 1 == F.octet_length(ts)) & ts.endswith("Z") & (F.instr(ts, "T") == 11)
 
 
-def _value_ok(x: Column, line_path: Column, parts: dict[str, Column]) -> Column:
+def _value_ok(x: Column, line_prefix: Column, parts: dict[str, Column]) -> Column:
     """True when a value can be conformed.
 
     Kept small on purpose: Spark compiles the work on a row into one Java method, and a method too
@@ -205,21 +209,23 @@ def _value_ok(x: Column, line_path: Column, parts: dict[str, Column]) -> Column:
     present = reduce(lambda a, b: a & b, [x[field].isNotNull() for field in _VALUE.fieldNames()])
     return (
         present
-        # The path is line_path/cell/tag: its first four segments are the line and nothing lies between
-        # them and the last two (byte lengths add up), cheaper than building the expected path per value.
-        & (F.substring_index(x["path"], "/", 4) == line_path)
-        & (F.octet_length(x["path"]) == F.octet_length(line_path) + 1 + F.octet_length(parts["cell_tag"]))
+        # The path is the line's, a slash and cell/tag, and nothing else (its byte lengths add up):
+        # cheaper than building the expected path for every value.
+        & x["path"].startswith(line_prefix)
+        & (F.octet_length(x["path"]) == F.octet_length(line_prefix) + F.octet_length(parts["cell_tag"]))
         & (cell != "")
         & (tag != "")
         & x["quality"].isin(*QUALITIES)
         & ts.isNotNull()
-        & _utc_marked(x["ts"])
+        & _utc_marked(x, parts)
         & (x["seq"] >= 0)
         & (x["id"] != "")
     )
 
 
-def _value_problem(x: Column, index: Column, line_path: Column, parts: dict[str, Column]) -> Column:
+def _value_problem(
+    x: Column, index: Column, line_path: Column, line_prefix: Column, parts: dict[str, Column]
+) -> Column:
     """Why one value of a usable batch cannot be conformed, in the envelope's words (the first problem)."""
     cell, tag, ts = parts["cell"], parts["tag"], parts["ts"]
     at = F.format_string("values[%d]", index)
@@ -229,7 +235,7 @@ def _value_problem(x: Column, index: Column, line_path: Column, parts: dict[str,
     path = x["path"]
     return (
         problem.when(
-            ~path.startswith(F.concat(line_path, F.lit("/"))),
+            ~path.startswith(line_prefix),
             F.concat(at, F.format_string(".path: '%s' is not on the batch's line '%s'", path, line_path)),
         )
         .when(
@@ -241,7 +247,7 @@ def _value_problem(x: Column, index: Column, line_path: Column, parts: dict[str,
             F.concat(at, F.format_string(f".quality: '%s' is not one of {_QUALITY_LIST}", x["quality"])),
         )
         .when(
-            ts.isNull() | ~_utc_marked(x["ts"]),
+            ts.isNull() | ~_utc_marked(x, parts),
             F.concat(at, F.format_string(".ts: '%s' is not ISO 8601 UTC like 2026-01-31T08:00:00.000Z", x["ts"])),
         )
         .when(x["seq"] < 0, F.concat(at, F.format_string(".seq: %d is not a non-negative integer", x["seq"])))
@@ -324,6 +330,7 @@ def _values(records: DataFrame, *keep: str) -> DataFrame:
         F.col("m.site").alias("site"),
         F.col("m.gateway").alias("gateway"),
         line_path.alias("line_path"),
+        F.concat(line_path, F.lit("/")).alias("line_prefix"),
         "area",
         "line",
         F.col("m.batch_seq").alias("batch_seq"),
@@ -338,7 +345,7 @@ def _values(records: DataFrame, *keep: str) -> DataFrame:
 def checked_rows(records: DataFrame, config: SiteConfig) -> DataFrame:
     """One row per value of a usable batch and one per refused line (``batch_records``): ``ok`` (false:
     refused) and the conformed columns."""
-    x, line_path = F.col("x"), F.col("line_path")
+    x, line_prefix = F.col("x"), F.col("line_prefix")
     text = x["value"]
     # Java's number parser also takes "1d", "NaN", "Infinity": a decimal number ends with a digit.
     ends_with_digit = reduce(lambda a, b: a | b, [text.endswith(digit) for digit in "0123456789"])
@@ -347,7 +354,7 @@ def checked_rows(records: DataFrame, config: SiteConfig) -> DataFrame:
     values = _values(records).withColumn("number", F.when(ends_with_digit, F.expr("try_cast(x.value AS DOUBLE)")))
     number = F.col("number")
     parts = _value_parts(x)
-    ok = F.col("record_problem").isNull() & _value_ok(x, line_path, parts)
+    ok = F.col("record_problem").isNull() & _value_ok(x, line_prefix, parts)
     boolean = F.when(text.isin("true", "false"), text == "true")
     conversion = _unit_table(config)[F.trim(x["unit"])]
     return values.select(
@@ -375,16 +382,18 @@ def reject_rows(records: DataFrame) -> DataFrame:
     """Every refused line, and every refused value of a usable batch (``line_records``), with its reason
     (rejects columns)."""
     values = _values(records, "bad_line")
-    x, line_path, index, problem = F.col("x"), F.col("line_path"), F.col("value_index"), F.col("record_problem")
+    x, index, problem = F.col("x"), F.col("value_index"), F.col("record_problem")
+    line_path, line_prefix = F.col("line_path"), F.col("line_prefix")
     parts = _value_parts(x)
-    refused = values.where(problem.isNotNull() | ~_value_ok(x, line_path, parts))
+    refused = values.where(problem.isNotNull() | ~_value_ok(x, line_prefix, parts))
+    reason = _value_problem(x, index, line_path, line_prefix, parts)
     line_refused = problem.isNotNull()
     # Rejects are filed under the date partition of their raw object (null outside that layout).
     raw_date = F.nullif(F.regexp_extract("source_file", r"/date=([^/]+)/", 1), F.lit(""))
     return refused.select(
         "source_file",
         F.when(~line_refused, index).alias("value_index"),
-        F.when(line_refused, problem).otherwise(_value_problem(x, index, line_path, parts)).alias("reason"),
+        F.when(line_refused, problem).otherwise(reason).alias("reason"),
         F.when(line_refused, F.col("bad_line")).otherwise(F.to_json(x)).alias("record"),
         "gateway",
         "line_path",
