@@ -31,7 +31,7 @@ ROWS = 1_000_000
 BATCH = 200
 BATCHES_PER_OBJECT = 100
 DUPLICATE_SHARE = 0.01
-ROUNDS = 3
+ROUNDS = 5
 LINES = [
     "acme/plantA/filling/line1",
     "acme/plantA/filling/line2",
