@@ -117,8 +117,10 @@ def merge_partitions(
     cluster = list(clustered_by) or keys
     payload = [name for name, _ in columns if name not in unique_key]
 
-    def packed(frame: DataFrame) -> DataFrame:
-        return frame.select(*keys, *unique_key, F.struct(*payload).alias("_row"))
+    def packed(frame: DataFrame) -> DataFrame:  # as SQL text: one call into the JVM
+        return frame.selectExpr(*(f"`{name}`" for name in (*keys, *unique_key)), f"struct({fields}) AS _row")
+
+    fields = ", ".join(f"`{name}`" for name in payload)
 
     rows = packed(shaped(new, columns, partition_keys))
     if not clustered_by:
