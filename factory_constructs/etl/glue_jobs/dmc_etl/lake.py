@@ -100,8 +100,9 @@ def merge_partitions(
     Rows are distributed by partition keys, so each output partition is deduplicated and written by
     one task (one file per partition and run). ``clustered_by`` names partition keys by which ``new``
     is already distributed (``DataFrame.repartition``): the rows already in the table are distributed
-    the same way and ``new`` is not moved again. Without it, ``new`` is distributed by all partition
-    keys here.
+    the same way and ``new`` is not moved again (Spark 4 keeps the partitioning of a union whose
+    inputs share it; Spark 3.5, Glue 5.0's, distributes the union once more, which is correct too).
+    Without it, ``new`` is distributed by all partition keys here.
 
     ``observe``, when given, wraps the new rows where they enter the deduplication (for example
     ``DataFrame.observe`` over the partition keys): every row is built there anyway, while metrics
