@@ -45,7 +45,7 @@ from pyspark.sql import types as T
 from envelope.tag_envelope import KIND_TAGS, LINE_PATH_RE, QUALITIES, SCHEMA_VERSION
 
 from .config import SiteConfig
-from .lake import merge_partitions, path_missing, require_utc
+from .lake import line_path_parts, merge_partitions, path_missing, require_utc
 from .schemas import (
     CONFORMED_COLUMNS,
     CONFORMED_PARTITION_KEYS,
@@ -265,18 +265,17 @@ def _unit_table(config: SiteConfig) -> Column:
     return F.from_json(F.lit(json.dumps(table)), _UNIT_TABLE_TYPE)
 
 
-def _line_parts(m: Column) -> list[Column]:
-    """``area`` and ``line`` of a batch: the ISA-95 segments of its ``line`` (null for a refused batch
-    without one)."""
-    segments = F.split(m["line"], "/")
-    return [segments.getItem(2).alias("area"), segments.getItem(3).alias("line")]
+def _area_line(line_path: Column) -> list[Column]:
+    """``area`` and ``line`` of a batch from its ISA-95 line path (null for a batch without one)."""
+    _, area, line = line_path_parts(line_path)
+    return [area, line]
 
 
 def batch_records(parsed: DataFrame) -> DataFrame:
     """The JSON reader's rows (``RawObjects.parsed``) as ``source_file``, the batch ``m``, its ``area``
     and ``line``, and ``record_problem`` (null when the batch is usable)."""
     records = parsed.select("source_file", F.struct(*ENVELOPE_SCHEMA.fieldNames()).alias("m"))
-    return records.select("*", *_line_parts(F.col("m")), _record_problem(F.col("m")).alias("record_problem"))
+    return records.select("*", *_area_line(F.col("m.line")), _record_problem(F.col("m")).alias("record_problem"))
 
 
 def line_records(lines: DataFrame) -> DataFrame:
@@ -286,7 +285,7 @@ def line_records(lines: DataFrame) -> DataFrame:
     return parsed.select(
         "source_file",
         "m",
-        *_line_parts(F.col("m")),
+        *_area_line(F.col("m.line")),
         problem.alias("record_problem"),
         F.when(problem.isNotNull(), F.col("text")).alias("bad_line"),
     )
@@ -304,14 +303,8 @@ _LOCATION_SCHEMA = T.StructType(
 def touched_partitions(spark: SparkSession, raw: RawObjects) -> list[dict[str, object]]:
     """The (area, line, date) partitions the values in ``raw`` can land in: a superset of the
     partitions of their conformed rows (it also counts values that are refused), found in one pass."""
-    located = raw.parsed(spark, _LOCATION_SCHEMA).select(
-        F.split("line", "/").alias("segments"), F.explode("values.ts").alias("ts")
-    )
-    found = located.select(
-        F.col("segments").getItem(2).alias("area"),
-        F.col("segments").getItem(3).alias("line"),
-        F.to_date(F.try_to_timestamp("ts")).alias("date"),
-    ).distinct()
+    located = raw.parsed(spark, _LOCATION_SCHEMA).select("line", F.explode("values.ts").alias("ts"))
+    found = located.select(*_area_line(F.col("line")), F.to_date(F.try_to_timestamp("ts")).alias("date")).distinct()
     return [row.asDict() for row in found.collect()]
 
 

@@ -52,9 +52,9 @@ def read_table(spark: SparkSession, path: str, columns: Columns, partition_keys:
         raise
 
 
-def line_path_parts() -> list[Column]:
-    """site, area and line (the partition columns) from an ISA-95 ``line_path`` column."""
-    parts = F.split("line_path", "/")
+def line_path_parts(line_path: Column | str = "line_path") -> list[Column]:
+    """site, area and line (the partition columns) from an ISA-95 line path column."""
+    parts = F.split(line_path, "/")
     return [parts.getItem(1).alias("site"), parts.getItem(2).alias("area"), parts.getItem(3).alias("line")]
 
 
@@ -116,12 +116,10 @@ def merge_partitions(
     """
     keys = [name for name, _ in partition_keys]
     cluster = list(clustered_by) or keys
-    payload = [name for name, _ in columns if name not in unique_key]
+    payload = ", ".join(f"`{name}`" for name, _ in columns if name not in unique_key)
 
     def packed(frame: DataFrame) -> DataFrame:  # as SQL text: one call into the JVM
-        return frame.selectExpr(*(f"`{name}`" for name in (*keys, *unique_key)), f"struct({fields}) AS _row")
-
-    fields = ", ".join(f"`{name}`" for name in payload)
+        return frame.selectExpr(*(f"`{name}`" for name in (*keys, *unique_key)), f"struct({payload}) AS _row")
 
     rows = packed(shaped(new, columns, partition_keys))
     if not clustered_by:
