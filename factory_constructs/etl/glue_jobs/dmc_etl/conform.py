@@ -34,7 +34,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import reduce
 
 from pyspark import StorageLevel
 from pyspark.errors import AnalysisException
@@ -82,7 +81,6 @@ ENVELOPE_SCHEMA = T.StructType(
 # A line that is not JSON, or whose fields have the wrong JSON type, fills _corrupt_record. NaN and
 # Infinity are not JSON numbers: refusing them makes such a line a reject instead of a stored NaN.
 _PARSE_OPTIONS = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT, "allowNonNumericNumbers": "false"}
-_QUALITY_LIST = ", ".join(QUALITIES)
 _UNIT_TABLE_TYPE = "map<string, struct<unit: string, scale: double, shift: double>>"
 
 
@@ -136,133 +134,112 @@ def _spark_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def _record_problem(m: Column) -> Column:
-    """Why a parsed line is not a usable tags batch (null when it is), in the envelope's words."""
-    line = m["line"]
-    return (
-        F.when(m.isNull() | m[_CORRUPT].isNotNull(), F.lit("message: not a JSON object of the tag envelope's types"))
-        .when(
-            m["v"].isNull() | (m["v"] != SCHEMA_VERSION),
-            F.format_string(f"v: %s is not the supported schema version {SCHEMA_VERSION}", m["v"]),
-        )
-        .when(
-            m["kind"].isNull() | (m["kind"] != KIND_TAGS), F.format_string(f"kind: '%s' is not {KIND_TAGS}", m["kind"])
-        )
-        .when(
-            m["site"].isNull() | (m["site"] == ""), F.format_string("site: '%s' is not a non-empty string", m["site"])
-        )
-        .when(
-            m["gateway"].isNull() | (m["gateway"] == ""),
-            F.format_string("gateway: '%s' is not a non-empty string", m["gateway"]),
-        )
-        .when(
-            line.isNull() | ~line.rlike(LINE_PATH_RE.pattern),
-            F.format_string("line: '%s' is not enterprise/site/area/line", line),
-        )
-        .when(
-            F.split(line, "/").getItem(1) != m["site"],
-            F.format_string("line: '%s' is not under site '%s'", line, m["site"]),
-        )
-        .when(
-            m["batch_seq"].isNull() | (m["batch_seq"] < 0),
-            F.format_string("batch_seq: %s is not a non-negative integer", m["batch_seq"]),
-        )
-        .when(
-            m["values"].isNull() | (F.size(m["values"]) == 0), F.lit("values: expected a non-empty list of tag values")
-        )
-    )
+def _sql_string(text: str) -> str:
+    """``text`` as a Spark SQL string literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _value_parts(x: Column) -> dict[str, Column]:
-    """Cell, tag and timestamp of a value: the last two segments of its path, and its ts.
-
-    Spark finds a character in a string by comparing at every position and counts characters from
-    the start to cut one, so the parts are found from the end of the path, which is short. The
-    timestamp is read without its closing "Z" in the session time zone, UTC (``require_utc``): a zone
-    in the text makes Spark look it up with regular expressions on every value.
-    """
-    cell_tag = F.substring_index(x["path"], "/", -2)
-    before_z = F.substring_index(x["ts"], "Z", 1)
-    return {
-        "cell_tag": cell_tag,
-        "cell": F.substring_index(cell_tag, "/", 1),
-        "tag": F.substring_index(cell_tag, "/", -1),
-        "before_z": before_z,
-        "ts": F.try_to_timestamp(before_z),
-    }
+def _sql_format(template: str, *args: str) -> str:
+    """SQL for ``format_string(template, args...)``."""
+    return f"format_string({', '.join([_sql_string(template), *args])})"
 
 
-def _utc_marked(x: Column, parts: dict[str, Column]) -> Column:
-    """True when the only "Z" of a value's ts is its last character and its date is followed by "T"."""
-    ts = x["ts"]
-    return (F.octet_length(parts["before_z"]) + 1 == F.octet_length(ts)) & ts.endswith("Z") & (F.instr(ts, "T") == 11)
+# The checks and the columns built from them are SQL text: Spark parses an expression of any size in
+# one call, while each function of the Column API is a call from Python into the JVM (about 0.4 s per
+# run for these, out of about 0.6 s of planning).
 
 
-def _value_ok(x: Column, line_prefix: Column, parts: dict[str, Column]) -> Column:
-    """True when a value can be conformed.
+def _record_problem(m: str) -> str:
+    """SQL: why the parsed line ``m`` is not a usable tags batch (null when it is), in the envelope's words."""
+    return f"""CASE
+        WHEN {m} IS NULL OR {m}.{_CORRUPT} IS NOT NULL
+            THEN {_sql_string("message: not a JSON object of the tag envelope's types")}
+        WHEN {m}.v IS NULL OR {m}.v != {SCHEMA_VERSION}
+            THEN {_sql_format(f"v: %s is not the supported schema version {SCHEMA_VERSION}", f"{m}.v")}
+        WHEN {m}.kind IS NULL OR {m}.kind != {_sql_string(KIND_TAGS)}
+            THEN {_sql_format(f"kind: '%s' is not {KIND_TAGS}", f"{m}.kind")}
+        WHEN {m}.site IS NULL OR {m}.site = ''
+            THEN {_sql_format("site: '%s' is not a non-empty string", f"{m}.site")}
+        WHEN {m}.gateway IS NULL OR {m}.gateway = ''
+            THEN {_sql_format("gateway: '%s' is not a non-empty string", f"{m}.gateway")}
+        WHEN {m}.line IS NULL OR NOT {m}.line RLIKE {_sql_string(LINE_PATH_RE.pattern)}
+            THEN {_sql_format("line: '%s' is not enterprise/site/area/line", f"{m}.line")}
+        WHEN split({m}.line, '/')[1] != {m}.site
+            THEN {_sql_format("line: '%s' is not under site '%s'", f"{m}.line", f"{m}.site")}
+        WHEN {m}.batch_seq IS NULL OR {m}.batch_seq < 0
+            THEN {_sql_format("batch_seq: %s is not a non-negative integer", f"{m}.batch_seq")}
+        WHEN {m}.values IS NULL OR size({m}.values) = 0
+            THEN {_sql_string("values: expected a non-empty list of tag values")}
+    END"""
 
-    Kept small on purpose: Spark compiles the work on a row into one Java method, and a method too
-    long for the JVM's JIT compiler runs interpreted, several times slower. The reasons are built only
-    for refused rows (``_value_problem``), in the rejects query.
-    """
-    cell, tag, ts = parts["cell"], parts["tag"], parts["ts"]
-    present = reduce(lambda a, b: a & b, [x[field].isNotNull() for field in _VALUE.fieldNames()])
-    return (
-        present
+
+# Parts of a value ``x`` (``_values``), as SQL. Spark finds a character in a string by comparing at every
+# position and counts characters from the start to cut one, so the cell and tag are found from the end
+# of the path, which is short. The timestamp is read without its closing "Z" in the session time zone,
+# UTC (``require_utc``): a zone in the text makes Spark look it up with regular expressions on every value.
+_CELL_TAG = "substring_index(x.path, '/', -2)"
+_CELL = f"substring_index({_CELL_TAG}, '/', 1)"
+_TAG = f"substring_index({_CELL_TAG}, '/', -1)"
+_BEFORE_Z = "substring_index(x.ts, 'Z', 1)"
+_TS = f"try_to_timestamp({_BEFORE_Z})"
+# The only "Z" of the ts is its last character, and its date is followed by "T".
+_UTC_MARKED = f"(octet_length({_BEFORE_Z}) + 1 = octet_length(x.ts) AND endswith(x.ts, 'Z') AND instr(x.ts, 'T') = 11)"
+_QUALITY_IN = f"x.quality IN ({', '.join(_sql_string(q) for q in QUALITIES)})"
+
+# True when a value can be conformed. Kept small on purpose: Spark compiles the work on a row into one
+# Java method, and a method too long for the JVM's JIT compiler runs interpreted, several times slower.
+# The reasons are built only for refused rows (``_VALUE_PROBLEM``), in the rejects query.
+_VALUE_OK = " AND ".join(
+    [
+        *(f"x.{field} IS NOT NULL" for field in _VALUE.fieldNames()),
+        "startswith(x.path, line_prefix)",
         # The path is the line's, a slash and cell/tag, and nothing else (its byte lengths add up):
         # cheaper than building the expected path for every value.
-        & x["path"].startswith(line_prefix)
-        & (F.octet_length(x["path"]) == F.octet_length(line_prefix) + F.octet_length(parts["cell_tag"]))
-        & (cell != "")
-        & (tag != "")
-        & x["quality"].isin(*QUALITIES)
-        & ts.isNotNull()
-        & _utc_marked(x, parts)
-        & (x["seq"] >= 0)
-        & (x["id"] != "")
-    )
+        f"octet_length(x.path) = octet_length(line_prefix) + octet_length({_CELL_TAG})",
+        f"{_CELL} != ''",
+        f"{_TAG} != ''",
+        _QUALITY_IN,
+        f"{_TS} IS NOT NULL",
+        _UTC_MARKED,
+        "x.seq >= 0",
+        "x.id != ''",
+    ]
+)
 
 
-def _value_problem(
-    x: Column, index: Column, line_path: Column, line_prefix: Column, parts: dict[str, Column]
-) -> Column:
-    """Why one value of a usable batch cannot be conformed, in the envelope's words (the first problem)."""
-    cell, tag, ts = parts["cell"], parts["tag"], parts["ts"]
-    at = F.format_string("values[%d]", index)
-    problem = F.when(x.isNull(), F.concat(at, F.lit(": expected an object")))
-    for field in _VALUE.fieldNames():
-        problem = problem.when(x[field].isNull(), F.concat(at, F.lit(f": missing {field}")))
-    path = x["path"]
-    return (
-        problem.when(
-            ~path.startswith(line_prefix),
-            F.concat(at, F.format_string(".path: '%s' is not on the batch's line '%s'", path, line_path)),
-        )
-        .when(
-            (cell == "") | (tag == "") | (F.concat(line_path, F.lit("/"), cell, F.lit("/"), tag) != path),
-            F.concat(at, F.format_string(".path: '%s' is not enterprise/site/area/line/cell/tag", path)),
-        )
-        .when(
-            ~x["quality"].isin(*QUALITIES),
-            F.concat(at, F.format_string(f".quality: '%s' is not one of {_QUALITY_LIST}", x["quality"])),
-        )
-        .when(
-            ts.isNull() | ~_utc_marked(x, parts),
-            F.concat(at, F.format_string(".ts: '%s' is not ISO 8601 UTC like 2026-01-31T08:00:00.000Z", x["ts"])),
-        )
-        .when(x["seq"] < 0, F.concat(at, F.format_string(".seq: %d is not a non-negative integer", x["seq"])))
-        .when(x["id"] == "", F.concat(at, F.lit(".id: '' is not a non-empty string")))
-    )
+def _value_problem_sql() -> str:
+    """SQL: why value ``x`` (at ``value_index``) of a usable batch cannot be conformed, in the envelope's
+    words (the first problem)."""
+
+    def at(template: str, *args: str) -> str:
+        return _sql_format("values[%d]" + template, "value_index", *args)
+
+    missing = "".join(f"\n        WHEN x.{f} IS NULL THEN {at(f': missing {f}')}" for f in _VALUE.fieldNames())
+    return f"""CASE
+        WHEN x IS NULL THEN {at(": expected an object")}{missing}
+        WHEN NOT startswith(x.path, line_prefix)
+            THEN {at(".path: '%s' is not on the batch's line '%s'", "x.path", "line_path")}
+        WHEN {_CELL} = '' OR {_TAG} = '' OR concat(line_path, '/', {_CELL}, '/', {_TAG}) != x.path
+            THEN {at(".path: '%s' is not enterprise/site/area/line/cell/tag", "x.path")}
+        WHEN NOT {_QUALITY_IN}
+            THEN {at(f".quality: '%s' is not one of {', '.join(QUALITIES)}", "x.quality")}
+        WHEN {_TS} IS NULL OR NOT {_UTC_MARKED}
+            THEN {at(".ts: '%s' is not ISO 8601 UTC like 2026-01-31T08:00:00.000Z", "x.ts")}
+        WHEN x.seq < 0 THEN {at(".seq: %d is not a non-negative integer", "x.seq")}
+        WHEN x.id = '' THEN {at(".id: '' is not a non-empty string")}
+    END"""
 
 
-def _unit_table(config: SiteConfig) -> Column:
-    """Spelling -> (unit, scale, shift) as a constant map: a lookup per row, no join.
+_VALUE_PROBLEM = _value_problem_sql()
 
-    Written as JSON and read by Spark once, when the plan is optimized: building the map from one
-    literal per entry took about 0.7 s of calls from Python into the JVM on every run.
+
+def _unit_table(config: SiteConfig) -> str:
+    """SQL: spelling -> (unit, scale, shift) as a constant map, a lookup per row and no join.
+
+    Written as JSON and read by Spark once, when the plan is optimized.
     """
     table = {spelling: c._asdict() for spelling, c in sorted(conversions(config.canonical_units).items())}
-    return F.from_json(F.lit(json.dumps(table)), _UNIT_TABLE_TYPE)
+    return f"from_json({_sql_string(json.dumps(table))}, {_sql_string(_UNIT_TABLE_TYPE)})"
 
 
 def _area_line(line_path: Column) -> list[Column]:
@@ -274,14 +251,14 @@ def _area_line(line_path: Column) -> list[Column]:
 def batch_records(parsed: DataFrame) -> DataFrame:
     """The JSON reader's rows (``RawObjects.parsed``) as ``source_file``, the batch ``m``, its ``area``
     and ``line``, and ``record_problem`` (null when the batch is usable)."""
-    records = parsed.select("source_file", F.struct(*ENVELOPE_SCHEMA.fieldNames()).alias("m"))
-    return records.select("*", *_area_line(F.col("m.line")), _record_problem(F.col("m")).alias("record_problem"))
+    records = parsed.selectExpr("source_file", f"struct({', '.join(ENVELOPE_SCHEMA.fieldNames())}) AS m")
+    return records.select("*", *_area_line(F.col("m.line")), F.expr(_record_problem("m")).alias("record_problem"))
 
 
 def line_records(lines: DataFrame) -> DataFrame:
     """Raw ``lines`` parsed like ``batch_records`` does, plus ``bad_line``: the text of a refused line."""
     parsed = lines.select("text", "source_file", F.from_json("text", ENVELOPE_SCHEMA, _PARSE_OPTIONS).alias("m"))
-    problem = _record_problem(F.col("m"))
+    problem = F.expr(_record_problem("m"))
     return parsed.select(
         "source_file",
         "m",
@@ -311,87 +288,72 @@ def touched_partitions(spark: SparkSession, raw: RawObjects) -> list[dict[str, o
 def _values(records: DataFrame, *keep: str) -> DataFrame:
     """One row per value of a usable batch (``value_index``, ``x``) and one per refused line, with the
     batch's columns and ``keep``."""
-    problem = F.col("record_problem")
-    line_path = F.col("m.line")
     # Columns of the batch are computed once per line, in a select of their own: columns selected beside
     # a generator are evaluated after it, once per value. A refused line has no values to explode and
     # becomes a single row (explode_outer of null).
-    batches = records.select(
+    batch_columns = [
         "source_file",
         "record_problem",
         *keep,
-        F.col("m.site").alias("site"),
-        F.col("m.gateway").alias("gateway"),
-        line_path.alias("line_path"),
-        F.concat(line_path, F.lit("/")).alias("line_prefix"),
+        "m.site AS site",
+        "m.gateway AS gateway",
+        "m.line AS line_path",
+        "concat(m.line, '/') AS line_prefix",
         "area",
         "line",
-        F.col("m.batch_seq").alias("batch_seq"),
-        F.when(problem.isNull(), F.col("m.values")).alias("values"),
-    )
-    return batches.select(
-        *(name for name in batches.columns if name != "values"),
-        F.posexplode_outer("values").alias("value_index", "x"),
-    )
+        "m.batch_seq AS batch_seq",
+    ]
+    batches = records.selectExpr(*batch_columns, "CASE WHEN record_problem IS NULL THEN m.values END AS values")
+    names = [column.rsplit(" AS ", 1)[-1] for column in batch_columns]
+    return batches.selectExpr(*names, "posexplode_outer(values) AS (value_index, x)")
 
 
 def checked_rows(records: DataFrame, config: SiteConfig) -> DataFrame:
     """One row per value of a usable batch and one per refused line (``batch_records``): ``ok`` (false:
     refused) and the conformed columns."""
-    x, line_prefix = F.col("x"), F.col("line_prefix")
-    text = x["value"]
     # Java's number parser also takes "1d", "NaN", "Infinity": a decimal number ends with a digit.
-    ends_with_digit = reduce(lambda a, b: a | b, [text.endswith(digit) for digit in "0123456789"])
+    ends_with_digit = " OR ".join(f"endswith(x.value, '{digit}')" for digit in "0123456789")
     # In a select of its own: three columns use the number, and Spark keeps an expensive expression
     # used more than once in its own projection instead of parsing the text again for each.
-    values = _values(records).withColumn("number", F.when(ends_with_digit, F.expr("try_cast(x.value AS DOUBLE)")))
-    number = F.col("number")
-    parts = _value_parts(x)
-    ok = F.col("record_problem").isNull() & _value_ok(x, line_prefix, parts)
-    boolean = F.when(text.isin("true", "false"), text == "true")
-    conversion = _unit_table(config)[F.trim(x["unit"])]
-    return values.select(
-        ok.alias("ok"),
-        F.col("site"),
-        F.col("gateway"),
-        F.col("area"),
-        F.col("line"),
-        parts["cell"].alias("cell"),
-        parts["tag"].alias("tag"),
-        x["path"].alias("path"),
-        parts["ts"].alias("ts"),
-        F.to_date(parts["ts"]).alias("date"),
-        F.coalesce(number * conversion["scale"] + conversion["shift"], number).alias("value_double"),
-        boolean.alias("value_bool"),
-        F.when(number.isNull() & boolean.isNull(), text).alias("value_string"),
-        F.coalesce(conversion["unit"], F.trim(x["unit"])).alias("unit"),
-        x["quality"].alias("quality"),
-        x["seq"].alias("seq"),
-        x["id"].alias("id"),
+    number = f"CASE WHEN {ends_with_digit} THEN try_cast(x.value AS DOUBLE) END AS number"
+    values = _values(records).selectExpr("*", number)
+    boolean = "CASE WHEN x.value IN ('true', 'false') THEN x.value = 'true' END"
+    conversion = f"{_unit_table(config)}[trim(x.unit)]"
+    return values.selectExpr(
+        f"record_problem IS NULL AND {_VALUE_OK} AS ok",
+        "site",
+        "gateway",
+        "area",
+        "line",
+        f"{_CELL} AS cell",
+        f"{_TAG} AS tag",
+        "x.path AS path",
+        f"{_TS} AS ts",
+        f"to_date({_TS}) AS date",
+        f"coalesce(number * {conversion}.scale + {conversion}.shift, number) AS value_double",
+        f"{boolean} AS value_bool",
+        f"CASE WHEN number IS NULL AND {boolean} IS NULL THEN x.value END AS value_string",
+        f"coalesce({conversion}.unit, trim(x.unit)) AS unit",
+        "x.quality AS quality",
+        "x.seq AS seq",
+        "x.id AS id",
     )
 
 
 def reject_rows(records: DataFrame) -> DataFrame:
     """Every refused line, and every refused value of a usable batch (``line_records``), with its reason
     (rejects columns)."""
-    values = _values(records, "bad_line")
-    x, index, problem = F.col("x"), F.col("value_index"), F.col("record_problem")
-    line_path, line_prefix = F.col("line_path"), F.col("line_prefix")
-    parts = _value_parts(x)
-    refused = values.where(problem.isNotNull() | ~_value_ok(x, line_prefix, parts))
-    reason = _value_problem(x, index, line_path, line_prefix, parts)
-    line_refused = problem.isNotNull()
-    # Rejects are filed under the date partition of their raw object (null outside that layout).
-    raw_date = F.nullif(F.regexp_extract("source_file", r"/date=([^/]+)/", 1), F.lit(""))
-    return refused.select(
+    refused = _values(records, "bad_line").where(f"record_problem IS NOT NULL OR NOT ({_VALUE_OK})")
+    return refused.selectExpr(
         "source_file",
-        F.when(~line_refused, index).alias("value_index"),
-        F.when(line_refused, problem).otherwise(reason).alias("reason"),
-        F.when(line_refused, F.col("bad_line")).otherwise(F.to_json(x)).alias("record"),
+        "CASE WHEN record_problem IS NULL THEN value_index END AS value_index",
+        f"coalesce(record_problem, {_VALUE_PROBLEM}) AS reason",
+        "CASE WHEN record_problem IS NULL THEN to_json(x) ELSE bad_line END AS record",
         "gateway",
         "line_path",
         "batch_seq",
-        raw_date.alias("date"),
+        # Rejects are filed under the date partition of their raw object (null outside that layout).
+        "nullif(regexp_extract(source_file, '/date=([^/]+)/', 1), '') AS date",
     )
 
 
