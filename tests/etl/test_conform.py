@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from dmc_etl import lake
+from dmc_etl.config import parse_site_config
+from dmc_etl.conform import RawObjects, conform
 from dmc_etl.jobs import raw_to_conformed
 from dmc_etl.schemas import CONFORMED_COLUMNS, CONFORMED_PLAIN, REJECTS_COLUMNS
 
@@ -282,6 +284,27 @@ def test_late_data_lands_in_its_day_and_reruns_change_nothing(spark: Any, tmp_pa
 def test_a_fresh_raw_zone_is_not_an_error(spark: Any, tmp_path: Path) -> None:
     summary = raw_to_conformed(spark, args(tmp_path), NOW)
     assert (summary.values, summary.rejects, summary.partitions) == (0, {}, [])
+
+
+def test_a_raw_folder_that_does_not_exist_is_skipped_and_the_others_are_read(spark: Any, tmp_path: Path) -> None:
+    write_raw(
+        tmp_path / "raw",
+        "filling",
+        "line1",
+        "2026-01-05",
+        "08",
+        "one.json",
+        [batch(0, [value("filler/speed", 1.0, 1)])],
+    )
+    summary = conform(
+        spark,
+        RawObjects([str(tmp_path / "not-yet"), str(tmp_path / "raw" / "tags")]),
+        conformed_path=str(tmp_path / "conformed"),
+        rejects_path=str(tmp_path / "rejects"),
+        config=parse_site_config(SITE_CONFIG),
+    )
+    assert (summary.values, summary.rejects) == (1, {})
+    assert [row["id"] for row in rows(spark, tmp_path / "conformed")] == ["gw-01:1"]
 
 
 def test_objects_of_blank_lines_conform_to_nothing(spark: Any, tmp_path: Path) -> None:

@@ -32,11 +32,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from pyspark import StorageLevel
-from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, DataFrameReader, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -44,7 +43,7 @@ from pyspark.sql import types as T
 from envelope.tag_envelope import KIND_TAGS, LINE_PATH_RE, QUALITIES, SCHEMA_VERSION
 
 from .config import SiteConfig
-from .lake import line_path_parts, merge_partitions, path_missing, require_utc
+from .lake import line_path_parts, merge_partitions, path_exists, require_utc
 from .schemas import (
     CONFORMED_COLUMNS,
     CONFORMED_PARTITION_KEYS,
@@ -373,12 +372,11 @@ def conform(
     """Conform the ``raw`` objects into the conformed table, and what is refused into rejects."""
     require_utc(spark)
     nothing = ConformSummary(values=0, rejects={}, partitions=[])
-    try:
-        parsed = raw.parsed(spark)
-    except AnalysisException as error:
-        if path_missing(error):
-            return nothing  # a fresh raw zone has no tags/ folder yet
-        raise
+    # A folder that does not exist holds nothing to read (a fresh raw zone has no tags/ folder yet).
+    raw = replace(raw, paths=[path for path in raw.paths if path_exists(spark, path)])
+    if not raw.paths:
+        return nothing
+    parsed = raw.parsed(spark)
     if not parsed.inputFiles():  # listed already; an action over no input reports no observed metrics
         return nothing
     # No cache and no counting pass: the conformed rows are written in one pass over the input, which

@@ -10,22 +10,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 
-from .lake import path_missing
+from .lake import path_exists
 
 _SCHEMA = "modified_before string"
 
 
 def read_mark(spark: SparkSession, path: str) -> datetime | None:
     """The stored mark (aware UTC), or None before the first successful run."""
-    try:
-        rows = spark.read.schema(_SCHEMA).json(path).collect()
-    except AnalysisException as error:
-        if path_missing(error):
-            return None
-        raise
+    if not path_exists(spark, path):
+        return None
+    rows = spark.read.schema(_SCHEMA).json(path).collect()
     marks = [datetime.fromisoformat(row.modified_before) for row in rows if row.modified_before]
     return max(marks) if marks else None
 
