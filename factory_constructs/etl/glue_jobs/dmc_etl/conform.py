@@ -181,8 +181,9 @@ _CELL = f"substring_index({_CELL_TAG}, '/', 1)"
 _TAG = f"substring_index({_CELL_TAG}, '/', -1)"
 _BEFORE_Z = "substring_index(x.ts, 'Z', 1)"
 _TS = f"try_to_timestamp({_BEFORE_Z})"
-# The only "Z" of the ts is its last character, and its date is followed by "T".
-_UTC_MARKED = f"(octet_length({_BEFORE_Z}) + 1 = octet_length(x.ts) AND endswith(x.ts, 'Z') AND instr(x.ts, 'T') = 11)"
+# The first "Z" of the ts is its last character (so it is the only one: the text before it is one byte
+# shorter than the ts), and its date is followed by "T".
+_UTC_MARKED = f"(octet_length({_BEFORE_Z}) + 1 = octet_length(x.ts) AND instr(x.ts, 'T') = 11)"
 _QUALITY_IN = f"x.quality IN ({', '.join(_sql_string(q) for q in QUALITIES)})"
 
 # True when a value can be conformed. Kept small on purpose: Spark compiles the work on a row into one
