@@ -119,10 +119,11 @@ def merge_partitions(
     """
     keys = [name for name, _ in partition_keys]
     cluster = list(clustered_by) or keys
-    payload = ", ".join(f"`{name}`" for name, _ in columns if name not in unique_key)
+    payload = [name for name, _ in columns if name not in unique_key]
 
     def packed(frame: DataFrame) -> DataFrame:  # as SQL text: one call into the JVM
-        return frame.selectExpr(*(f"`{name}`" for name in (*keys, *unique_key)), f"struct({payload}) AS _row")
+        fields = ", ".join(f"`{name}`" for name in payload)
+        return frame.selectExpr(*(f"`{name}`" for name in (*keys, *unique_key)), f"struct({fields}) AS _row")
 
     rows = packed(shaped(new, columns, partition_keys))
     if not clustered_by:
@@ -134,6 +135,7 @@ def merge_partitions(
         partitions = touched()
         if partitions:
             rows = rows.unionByName(packed(existing.where(partition_filter(partitions))).repartition(*cluster))
-    first = rows.groupBy(*keys, *unique_key).agg(F.first("_row").alias("_row"))
-    deduplicated = first.select(*keys, *unique_key, "_row.*")
+    # One first() per key, its fields taken out as each row is emitted: no projection of its own.
+    first = F.first("_row")
+    deduplicated = rows.groupBy(*keys, *unique_key).agg(*(first[name].alias(name) for name in payload))
     write_partitions(deduplicated, path, columns, partition_keys, plain)
