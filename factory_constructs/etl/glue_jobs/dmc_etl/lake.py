@@ -6,6 +6,7 @@ rows instead of adding them, and partitions the run did not touch stay as they a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from functools import reduce
 from typing import Any
@@ -54,6 +55,50 @@ def read_table(spark: SparkSession, path: str, columns: Columns, partition_keys:
     return spark.read.schema(ddl(columns + partition_keys)).parquet(path)
 
 
+# Partition values that Hive-style folder names hold as they are (Spark escapes others, and writes a
+# null as __HIVE_DEFAULT_PARTITION__): ISA-95 segments, dates.
+_PLAIN_PARTITION_VALUE = re.compile(r"[A-Za-z0-9_.\-]+")
+
+
+def _partition_folder(path: str, keys: Sequence[str], partition: dict[str, Any]) -> str | None:
+    """The folder of ``partition`` under the table at ``path`` (keys in table order; a partition that
+    names only the first keys is the folder of all below it), or None when a value would be escaped."""
+    names = []
+    for key in keys:
+        if key not in partition:
+            break
+        value = partition[key]
+        if value is None or not _PLAIN_PARTITION_VALUE.fullmatch(str(value)):
+            return None
+        names.append(f"{key}={value}")
+    return "/".join([path.rstrip("/"), *names])
+
+
+def read_partitions(
+    spark: SparkSession,
+    path: str,
+    columns: Columns,
+    partition_keys: Columns,
+    partitions: Sequence[dict[str, Any]],
+) -> DataFrame | None:
+    """The rows of the table at ``path`` in ``partitions`` (each a dict of partition key -> value), or
+    None when none of them holds any yet.
+
+    Only the folders of those partitions are listed (``basePath`` keeps their partition columns):
+    listing the whole table, as a read of it does, costs more with every partition it gains. When a
+    partition value would be escaped in its folder name, the whole table is read and filtered instead.
+    """
+    keys = [name for name, _ in partition_keys]
+    folders = [_partition_folder(path, keys, partition) for partition in partitions]
+    if any(folder is None for folder in folders):
+        table = read_table(spark, path, columns, partition_keys)
+        return None if table is None else table.where(partition_filter(partitions))
+    present = [folder for folder in dict.fromkeys(folders) if folder is not None and path_exists(spark, folder)]
+    if not present:
+        return None
+    return spark.read.schema(ddl(columns + partition_keys)).option("basePath", path).parquet(*present)
+
+
 def line_path_parts(line_path: Column | str = "line_path") -> list[Column]:
     """site, area and line (the partition columns) from an ISA-95 line path column."""
     parts = F.split(line_path, "/")
@@ -96,7 +141,8 @@ def merge_partitions(
     per key.
 
     ``touched`` returns those partitions (each a dict of partition key -> value; a superset is fine);
-    it is called only when the table exists, so a run into a fresh table does not pay for finding them.
+    it is called only when the table exists, so a run into a fresh table does not pay for finding them,
+    and only their folders are read (``read_partitions``).
     ``plain`` columns are written without a Parquet dictionary (``write_partitions``).
 
     Rows are distributed by partition keys, so each output partition is deduplicated and written by
@@ -130,11 +176,9 @@ def merge_partitions(
         rows = rows.repartition(*cluster)
     if observe is not None:
         rows = observe(rows)
-    existing = read_table(spark, path, columns, partition_keys)
+    existing = read_partitions(spark, path, columns, partition_keys, touched()) if path_exists(spark, path) else None
     if existing is not None:
-        partitions = touched()
-        if partitions:
-            rows = rows.unionByName(packed(existing.where(partition_filter(partitions))).repartition(*cluster))
+        rows = rows.unionByName(packed(existing).repartition(*cluster))
     # One first() per key, its fields taken out as each row is emitted: no projection of its own.
     first = F.first("_row")
     deduplicated = rows.groupBy(*keys, *unique_key).agg(*(first[name].alias(name) for name in payload))
