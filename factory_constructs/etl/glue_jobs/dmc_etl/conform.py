@@ -304,8 +304,8 @@ def _values(records: DataFrame, *keep: str) -> DataFrame:
         "m.batch_seq AS batch_seq",
     ]
     batches = records.selectExpr(*batch_columns, "CASE WHEN record_problem IS NULL THEN m.values END AS values")
-    names = [column.rsplit(" AS ", 1)[-1] for column in batch_columns]
-    return batches.selectExpr(*names, "posexplode_outer(values) AS (value_index, x)")
+    kept = [name for name in batches.columns if name != "values"]
+    return batches.selectExpr(*kept, "posexplode_outer(values) AS (value_index, x)")
 
 
 def checked_rows(records: DataFrame, config: SiteConfig) -> DataFrame:
