@@ -330,6 +330,16 @@ def test_only_a_timestamp_ending_in_one_z_is_read_as_utc(spark: Any, tmp_path: P
     assert [row["ts"] for row in rows(spark, tmp_path / "conformed")] == [datetime(2026, 1, 5, 8, 0, 0, 250000)]
 
 
+def test_a_path_must_name_a_cell_and_a_tag_below_the_line(spark: Any, tmp_path: Path) -> None:
+    tags = ["filler/speed", "/speed", "filler/", "filler/speed/extra"]  # the first is the only good one
+    values = [value(tag, 1.0, seq) for seq, tag in enumerate(tags, start=1)]
+    raw = write_raw(tmp_path / "raw", "filling", "line1", "2026-01-05", "08", "paths.json", [batch(0, values)])
+    set_mtime(raw, NOW - timedelta(minutes=5))
+    summary = raw_to_conformed(spark, args(tmp_path), NOW)
+    assert (summary.values, summary.rejects) == (1, {"values[].path": 3})
+    assert [(row["cell"], row["tag"]) for row in rows(spark, tmp_path / "conformed")] == [("filler", "speed")]
+
+
 def test_values_are_not_moved_between_tasks_only_their_batches(
     spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

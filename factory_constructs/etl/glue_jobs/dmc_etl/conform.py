@@ -196,8 +196,9 @@ _VALUE_OK = " AND ".join(
         # The path is the line's, a slash and cell/tag, and nothing else (its byte lengths add up):
         # cheaper than building the expected path for every value.
         f"octet_length(x.path) = octet_length(line_prefix) + octet_length({_CELL_TAG})",
-        f"{_CELL} != ''",
-        f"{_TAG} != ''",
+        # Neither cell nor tag is empty: cell/tag neither starts nor ends with "/" (no cut of its own).
+        f"NOT startswith({_CELL_TAG}, '/')",
+        "NOT endswith(x.path, '/')",
         _QUALITY_IN,
         f"{_TS} IS NOT NULL",
         _UTC_MARKED,
