@@ -17,7 +17,7 @@ KEYS = [("line", "string"), ("date", "date")]
 
 @pytest.fixture
 def table(spark: Any, tmp_path: Path) -> str:
-    """Three partitions: line1 on two days, and line2 (whose partition value is null) on one."""
+    """Three partitions: line1 on two days, and a null line (an escaped folder name) on one."""
     rows = [
         ("a", 1.0, "line1", date(2026, 1, 5)),
         ("b", 2.0, "line1", date(2026, 1, 6)),
