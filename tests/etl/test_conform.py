@@ -340,6 +340,37 @@ def test_a_path_must_name_a_cell_and_a_tag_below_the_line(spark: Any, tmp_path: 
     assert [(row["cell"], row["tag"]) for row in rows(spark, tmp_path / "conformed")] == [("filler", "speed")]
 
 
+def test_a_refused_copy_of_a_value_never_displaces_the_accepted_one(spark: Any, tmp_path: Path) -> None:
+    good = value("filler/speed", 1.0, 1)
+    refused = {**good, "quality": "excellent"}  # the same id, refused
+    first = write_raw(
+        tmp_path / "raw", "filling", "line1", "2026-01-05", "08", "a.json", [batch(0, [refused]), batch(1, [good])]
+    )
+    set_mtime(first, NOW - timedelta(minutes=5))
+    summary = raw_to_conformed(spark, args(tmp_path), NOW)
+    assert (summary.values, summary.rejects) == (1, {"values[].quality": 1})
+    # Later, into the partition that now holds the accepted copy: a refused copy alone, then both orders.
+    second = write_raw(
+        tmp_path / "raw",
+        "filling",
+        "line1",
+        "2026-01-05",
+        "09",
+        "b.json",
+        [batch(2, [refused]), batch(3, [good, {**refused, "seq": 2, "id": "gw-01:2"}, value("filler/speed", 2.0, 2)])],
+    )
+    summary = conform(
+        spark,
+        RawObjects([str(second)]),
+        conformed_path=str(tmp_path / "conformed"),
+        rejects_path=str(tmp_path / "rejects"),
+        config=parse_site_config(SITE_CONFIG),
+    )
+    assert (summary.values, summary.rejects) == (2, {"values[].quality": 2})
+    conformed = sorted((row["id"], row["quality"], row["value_double"]) for row in rows(spark, tmp_path / "conformed"))
+    assert conformed == [("gw-01:1", "good", 1.0), ("gw-01:2", "good", 2.0)]
+
+
 def test_values_are_not_moved_between_tasks_only_their_batches(
     spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -364,5 +395,7 @@ def test_values_are_not_moved_between_tasks_only_their_batches(
     exchanges = [line for line in fresh.splitlines() if "Exchange" in line]
     assert len(exchanges) == 1 and "hashpartitioning(area" in exchanges[0], fresh
     assert fresh.index("Exchange") > fresh.index("Generate posexplode"), fresh  # below: batches, not values
+    # The checks are computed in the projection that builds the rows, not in a filter of their own.
+    assert "+- Filter" not in fresh[fresh.index("SortAggregate") :], fresh
     union = merge.index("Union")
     assert "Exchange" not in merge[:union] and merge.count("Exchange hashpartitioning(area") == 2, merge

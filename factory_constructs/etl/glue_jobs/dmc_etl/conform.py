@@ -384,20 +384,16 @@ def conform(
     # No cache and no counting pass: the conformed rows are written in one pass over the input, which
     # also gathers the summary (observed metrics). Rejects are rare, so finding them reads the input
     # again, as text (a refused line is kept as it was), and only when the write saw any.
-    usable = F.col("record_problem").isNull()
-    sent = Observation("batches")
-    records = batch_records(parsed).observe(
-        sent,
-        F.count(F.when(~usable, 1)).alias("refused_lines"),
-        F.coalesce(F.sum(F.when(usable, F.size("m.values"))), F.lit(0)).alias("values"),
-    )
     # The batches of a line travel to one task before they are taken apart: moving a few thousand
     # batches is cheaper than moving their values one by one, and every copy of a value is on its line.
-    checked = checked_rows(records.repartition("area", "line"), config)
+    checked = checked_rows(batch_records(parsed).repartition("area", "line"), config)
+    # Every value and every refused line reaches the deduplication as one row, where it is counted;
+    # merge_partitions drops the refused ones after it (``accepted``).
     kept = Observation("conform")
+    accepted = F.col("ok")
     merge_partitions(
         spark,
-        checked.where("ok"),
+        checked,
         conformed_path,
         CONFORMED_COLUMNS,
         CONFORMED_PARTITION_KEYS,
@@ -407,14 +403,15 @@ def conform(
         clustered_by=("area", "line"),
         observe=lambda rows: rows.observe(
             kept,
-            F.count(F.lit(1)).alias("values"),
-            F.collect_set(F.struct("area", "line", "date")).alias("partitions"),
+            F.count(F.when(accepted, 1)).alias("values"),
+            F.count(F.when(~accepted, 1)).alias("refused"),
+            F.collect_set(F.when(accepted, F.struct("area", "line", "date"))).alias("partitions"),
         ),
+        accepted="ok",
     )
-    batches, metrics = sent.get, kept.get
-    refused = batches["refused_lines"] + batches["values"] - metrics["values"]
+    metrics = kept.get
     rejects: dict[str, int] = {}
-    if refused:
+    if metrics["refused"]:
         refused_rows = reject_rows(line_records(raw.lines(spark))).persist(StorageLevel.MEMORY_AND_DISK)
         try:
             tally = refused_rows.groupBy("date", _reject_field(F.col("reason")).alias("field")).count().collect()
