@@ -182,10 +182,8 @@ def merge_partitions(
         accepted_column = [f"{kept} AS `{name}`" for name in flag]
         return frame.selectExpr(*(f"`{name}`" for name in keys), *unique, *accepted_column, f"struct({fields}) AS _row")
 
-    if accepted:
-        rows = packed(shaped(new, [*columns, (accepted, "boolean")], partition_keys), f"`{accepted}`")
-    else:
-        rows = packed(shaped(new, columns, partition_keys), "true")
+    new_columns = [*columns, (accepted, "boolean")] if accepted else columns
+    rows = packed(shaped(new, new_columns, partition_keys), f"`{accepted}`" if accepted else "true")
     if not clustered_by:
         rows = rows.repartition(*cluster)
     if observe is not None:
