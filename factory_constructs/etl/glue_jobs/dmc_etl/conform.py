@@ -388,7 +388,7 @@ def conform(
     # batches is cheaper than moving their values one by one, and every copy of a value is on its line.
     checked = checked_rows(batch_records(parsed).repartition("area", "line"), config)
     # Every value and every refused line reaches the deduplication as one row, where it is counted;
-    # merge_partitions drops the refused ones after it (``accepted``).
+    # merge_partitions drops the refused ones right after counting them (``accepted``).
     kept = Observation("conform")
     accepted = F.col("ok")
     merge_partitions(

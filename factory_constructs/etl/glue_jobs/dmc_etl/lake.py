@@ -158,11 +158,12 @@ def merge_partitions(
     observed upstream make Spark build each row once more (about half a second per million rows here).
 
     ``accepted``, when given, names a boolean column of ``new``: only its true rows are written, and
-    the observed rows carry it too. The refused rows are dropped after the deduplication rather than
-    before it, because Spark moves a filter on a computed column into the projection that computes it
-    and evaluates everything the check shares with the other columns twice there (conform of a
-    million values: about 8% slower). On their way they hold a null unique key, so that they never
-    share a group with a kept row; the unique key of kept rows and of rows in the table is never null.
+    the observed rows carry it too. The refused rows are dropped right above the observation, which
+    Spark does not move a filter through: a filter on a computed column otherwise lands in the
+    projection that computes it, where everything the check shares with the other columns is
+    evaluated twice. Dropped there, before the deduplication, the aggregate's result is the written
+    row itself, with no projection after it (conform of a million values: 12% faster than a filter
+    after the aggregate, which was 8% faster than one in the projection).
 
     One row per key is kept: the rows are sorted by key and the first of each key is kept (copies of a
     key carry the same value, so which one stays does not matter). Through the deduplication a row
@@ -176,25 +177,23 @@ def merge_partitions(
     payload = [name for name, _ in columns if name not in unique_key]
     flag = [accepted] if accepted else []
 
-    def packed(frame: DataFrame, kept: str) -> DataFrame:  # as SQL text: one call into the JVM
+    def packed(frame: DataFrame, *extra: str) -> DataFrame:  # as SQL text: one call into the JVM
         fields = ", ".join(f"`{name}`" for name in payload)
-        unique = [f"CASE WHEN {kept} THEN `{name}` END AS `{name}`" for name in unique_key]
-        accepted_column = [f"{kept} AS `{name}`" for name in flag]
-        return frame.selectExpr(*(f"`{name}`" for name in keys), *unique, *accepted_column, f"struct({fields}) AS _row")
+        return frame.selectExpr(*(f"`{name}`" for name in [*keys, *unique_key, *extra]), f"struct({fields}) AS _row")
 
     new_columns = [*columns, (accepted, "boolean")] if accepted else columns
-    rows = packed(shaped(new, new_columns, partition_keys), f"`{accepted}`" if accepted else "true")
+    rows = packed(shaped(new, new_columns, partition_keys), *flag)
     if not clustered_by:
         rows = rows.repartition(*cluster)
     if observe is not None:
         rows = observe(rows)
+    if accepted:
+        rows = rows.where(F.col(accepted)).drop(accepted)
     existing = read_partitions(spark, path, columns, partition_keys, touched()) if path_exists(spark, path) else None
     if existing is not None:
-        rows = rows.unionByName(packed(existing, "true").repartition(*cluster))
+        rows = rows.unionByName(packed(existing).repartition(*cluster))
     # One first() per key, its fields taken out as each row is emitted: no projection of its own.
     first = F.first("_row")
     fields = [first[name].alias(name) for name in payload]
-    deduplicated = rows.groupBy(*keys, *unique_key).agg(*fields, *(F.first(name).alias(name) for name in flag))
-    if accepted:  # a column the aggregate computes: Spark keeps the filter above it
-        deduplicated = deduplicated.where(F.col(accepted))
+    deduplicated = rows.groupBy(*keys, *unique_key).agg(*fields)
     write_partitions(deduplicated, path, columns, partition_keys, plain)
