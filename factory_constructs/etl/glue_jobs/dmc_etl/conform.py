@@ -243,7 +243,7 @@ def _unit_table(config: SiteConfig) -> str:
     return f"from_json({_sql_string(json.dumps(table))}, {_sql_string(_UNIT_TABLE_TYPE)})"
 
 
-def _area_line(line_path: Column) -> list[Column]:
+def _area_line(line_path: str) -> list[Column]:
     """``area`` and ``line`` of a batch from its ISA-95 line path (null for a batch without one)."""
     _, area, line = line_path_parts(line_path)
     return [area, line]
@@ -253,7 +253,7 @@ def batch_records(parsed: DataFrame) -> DataFrame:
     """The JSON reader's rows (``RawObjects.parsed``) as ``source_file``, the batch ``m``, its ``area``
     and ``line``, and ``record_problem`` (null when the batch is usable)."""
     records = parsed.selectExpr("source_file", f"struct({', '.join(ENVELOPE_SCHEMA.fieldNames())}) AS m")
-    return records.select("*", *_area_line(F.col("m.line")), F.expr(_record_problem("m")).alias("record_problem"))
+    return records.select("*", *_area_line("m.line"), F.expr(_record_problem("m")).alias("record_problem"))
 
 
 def line_records(lines: DataFrame) -> DataFrame:
@@ -263,7 +263,7 @@ def line_records(lines: DataFrame) -> DataFrame:
     return parsed.select(
         "source_file",
         "m",
-        *_area_line(F.col("m.line")),
+        *_area_line("m.line"),
         problem.alias("record_problem"),
         F.when(problem.isNotNull(), F.col("text")).alias("bad_line"),
     )
@@ -282,7 +282,7 @@ def touched_partitions(spark: SparkSession, raw: RawObjects) -> list[dict[str, o
     """The (area, line, date) partitions the values in ``raw`` can land in: a superset of the
     partitions of their conformed rows (it also counts values that are refused), found in one pass."""
     located = raw.parsed(spark, _LOCATION_SCHEMA).select("line", F.explode("values.ts").alias("ts"))
-    found = located.select(*_area_line(F.col("line")), F.to_date(F.try_to_timestamp("ts")).alias("date")).distinct()
+    found = located.select(*_area_line("line"), F.to_date(F.try_to_timestamp("ts")).alias("date")).distinct()
     return [row.asDict() for row in found.collect()]
 
 
@@ -390,7 +390,6 @@ def conform(
     # Every value and every refused line reaches the deduplication as one row, where it is counted;
     # merge_partitions drops the refused ones right after counting them (``accepted``).
     kept = Observation("conform")
-    accepted = F.col("ok")
     merge_partitions(
         spark,
         checked,
@@ -401,11 +400,11 @@ def conform(
         lambda: touched_partitions(spark, raw),
         CONFORMED_PLAIN,
         clustered_by=("area", "line"),
-        observe=lambda rows: rows.observe(
+        observe=lambda rows: rows.observe(  # as SQL text: one call into the JVM per metric
             kept,
-            F.count(F.when(accepted, 1)).alias("values"),
-            F.count(F.when(~accepted, 1)).alias("refused"),
-            F.collect_set(F.when(accepted, F.struct("area", "line", "date"))).alias("partitions"),
+            F.expr("count(CASE WHEN ok THEN 1 END) AS values"),
+            F.expr("count(CASE WHEN NOT ok THEN 1 END) AS refused"),
+            F.expr("collect_set(CASE WHEN ok THEN struct(area, line, date) END) AS partitions"),
         ),
         accepted="ok",
     )

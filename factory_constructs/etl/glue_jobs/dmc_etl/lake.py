@@ -99,10 +99,15 @@ def read_partitions(
     return spark.read.schema(ddl(columns + partition_keys)).option("basePath", path).parquet(*present)
 
 
-def line_path_parts(line_path: Column | str = "line_path") -> list[Column]:
-    """site, area and line (the partition columns) from an ISA-95 line path column."""
-    parts = F.split(line_path, "/")
-    return [parts.getItem(1).alias("site"), parts.getItem(2).alias("area"), parts.getItem(3).alias("line")]
+_LINE_PATH = ("site", "area", "line")  # after the enterprise
+
+
+def line_path_parts(line_path: str = "line_path") -> list[Column]:
+    """site, area and line (the partition columns) from an ISA-95 line path (a column, as SQL).
+
+    As SQL text: one call into the JVM per column.
+    """
+    return [F.expr(f"split({line_path}, '/')[{index}] AS {name}") for index, name in enumerate(_LINE_PATH, 1)]
 
 
 def partition_filter(partitions: Iterable[dict[str, Any]]) -> Column:
@@ -192,8 +197,8 @@ def merge_partitions(
     existing = read_partitions(spark, path, columns, partition_keys, touched()) if path_exists(spark, path) else None
     if existing is not None:
         rows = rows.unionByName(packed(existing).repartition(*cluster))
-    # One first() per key, its fields taken out as each row is emitted: no projection of its own.
-    first = F.first("_row")
-    fields = [first[name].alias(name) for name in payload]
+    # One first() per key, its fields taken out as each row is emitted: no projection of its own (a
+    # select of the fields after the aggregate would be one). As SQL text: one call into the JVM each.
+    fields = [F.expr(f"first(_row).`{name}` AS `{name}`") for name in payload]
     deduplicated = rows.groupBy(*keys, *unique_key).agg(*fields)
     write_partitions(deduplicated, path, columns, partition_keys, plain)
