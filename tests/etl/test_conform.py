@@ -402,3 +402,32 @@ def test_values_are_not_moved_between_tasks_only_their_batches(
     assert fresh.splitlines()[1].lstrip("+- ").startswith("SortAggregate"), fresh
     union = merge.index("Union")
     assert "Exchange" not in merge[:union] and merge.count("Exchange hashpartitioning(area") == 2, merge
+
+
+def test_the_summary_names_only_partitions_that_received_accepted_values(spark: Any, tmp_path: Path) -> None:
+    """A refused value of another day and line does not make its partition appear in the summary."""
+    kept = value("filler/speed", 1.0, 1)
+    refused_next_day = value("filler/speed", 2.0, 2, ts="2026-01-06T08:00:00.000Z", quality="excellent")
+    other_line = {
+        **value("filler/speed", 3.0, 3, ts="2026-01-07T08:00:00.000Z"),
+        "path": "acme/plantA/filling/line2/filler/speed",
+        "quality": "excellent",
+    }
+    raw = write_raw(
+        tmp_path / "raw",
+        "filling",
+        "line1",
+        "2026-01-05",
+        "08",
+        "p.json",
+        [batch(0, [refused_next_day, kept]), batch(1, [other_line], line="acme/plantA/filling/line2")],
+    )
+    summary = conform(
+        spark,
+        RawObjects([str(raw)]),
+        conformed_path=str(tmp_path / "conformed"),
+        rejects_path=str(tmp_path / "rejects"),
+        config=parse_site_config(SITE_CONFIG),
+    )
+    assert (summary.values, summary.rejects) == (1, {"values[].quality": 2})
+    assert summary.partitions == [{"area": "filling", "line": "line1", "date": date(2026, 1, 5)}]

@@ -159,8 +159,9 @@ def merge_partitions(
     Without it, ``new`` is distributed by all partition keys here.
 
     ``observe``, when given, wraps the new rows where they enter the deduplication (for example
-    ``DataFrame.observe`` over the partition keys): every row is built there anyway, while metrics
-    observed upstream make Spark build each row once more (about half a second per million rows here).
+    ``DataFrame.observe`` over the partition keys) and returns them with the same columns: every row
+    is built there anyway, while metrics observed upstream make Spark build each row once more (about
+    half a second per million rows here).
 
     ``accepted``, when given, names a boolean column of ``new``: only its true rows are written, and
     the observed rows carry it too. The refused rows are dropped right above the observation, which
