@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from dmc_etl import lake
 from dmc_etl.config import parse_site_config
-from dmc_etl.conform import RawObjects, conform
+from dmc_etl.conform import ConformSummary, RawObjects, conform
 from dmc_etl.jobs import raw_to_conformed
 from dmc_etl.schemas import CONFORMED_COLUMNS, CONFORMED_PLAIN, REJECTS_COLUMNS
 
@@ -57,6 +57,17 @@ def args(tmp_path: Path) -> dict[str, str]:
         "rejects_path": str(tmp_path / "rejects"),
         "site_config": SITE_CONFIG,
     }
+
+
+def conform_into(spark: Any, tmp_path: Path, *paths: Path) -> ConformSummary:
+    """``conform`` of the objects under ``paths`` into the conformed and rejects tables of ``tmp_path``."""
+    return conform(
+        spark,
+        RawObjects([str(path) for path in paths]),
+        conformed_path=str(tmp_path / "conformed"),
+        rejects_path=str(tmp_path / "rejects"),
+        config=parse_site_config(SITE_CONFIG),
+    )
 
 
 def set_mtime(path: Path, moment: datetime) -> None:
@@ -296,13 +307,7 @@ def test_a_raw_folder_that_does_not_exist_is_skipped_and_the_others_are_read(spa
         "one.json",
         [batch(0, [value("filler/speed", 1.0, 1)])],
     )
-    summary = conform(
-        spark,
-        RawObjects([str(tmp_path / "not-yet"), str(tmp_path / "raw" / "tags")]),
-        conformed_path=str(tmp_path / "conformed"),
-        rejects_path=str(tmp_path / "rejects"),
-        config=parse_site_config(SITE_CONFIG),
-    )
+    summary = conform_into(spark, tmp_path, tmp_path / "not-yet", tmp_path / "raw" / "tags")
     assert (summary.values, summary.rejects) == (1, {})
     assert [row["id"] for row in rows(spark, tmp_path / "conformed")] == ["gw-01:1"]
 
@@ -359,13 +364,7 @@ def test_a_refused_copy_of_a_value_never_displaces_the_accepted_one(spark: Any, 
         "b.json",
         [batch(2, [refused]), batch(3, [good, {**refused, "seq": 2, "id": "gw-01:2"}, value("filler/speed", 2.0, 2)])],
     )
-    summary = conform(
-        spark,
-        RawObjects([str(second)]),
-        conformed_path=str(tmp_path / "conformed"),
-        rejects_path=str(tmp_path / "rejects"),
-        config=parse_site_config(SITE_CONFIG),
-    )
+    summary = conform_into(spark, tmp_path, second)
     assert (summary.values, summary.rejects) == (2, {"values[].quality": 2})
     conformed = sorted((row["id"], row["quality"], row["value_double"]) for row in rows(spark, tmp_path / "conformed"))
     assert conformed == [("gw-01:1", "good", 1.0), ("gw-01:2", "good", 2.0)]
@@ -422,12 +421,6 @@ def test_the_summary_names_only_partitions_that_received_accepted_values(spark: 
         "p.json",
         [batch(0, [refused_next_day, kept]), batch(1, [other_line], line="acme/plantA/filling/line2")],
     )
-    summary = conform(
-        spark,
-        RawObjects([str(raw)]),
-        conformed_path=str(tmp_path / "conformed"),
-        rejects_path=str(tmp_path / "rejects"),
-        config=parse_site_config(SITE_CONFIG),
-    )
+    summary = conform_into(spark, tmp_path, raw)
     assert (summary.values, summary.rejects) == (1, {"values[].quality": 2})
     assert summary.partitions == [{"area": "filling", "line": "line1", "date": date(2026, 1, 5)}]
