@@ -44,7 +44,7 @@ def asset_objects(stack: Stack, reader: str) -> tuple[str, str]:
     )
 
 
-def acknowledge_grant_policy(role: iam.Role, wildcards: Iterable[tuple[str, str]] = ()) -> None:
+def acknowledge_grant_policy(role: iam.IRole, wildcards: Iterable[tuple[str, str]] = ()) -> None:
     """Acknowledge the grant-built policy of ``role``.
 
     ``wildcards``: (finding id from ``resource_wildcard``, reason) pairs for resource

@@ -21,26 +21,30 @@ RUNTIME = lambda_.Runtime.PYTHON_3_14
 LOG_RETENTION = logs.RetentionDays.THIRTEEN_MONTHS
 VPC_ACCESS_POLICY = "service-role/AWSLambdaVPCAccessExecutionRole"
 DEFAULT_TIMEOUT = Duration.minutes(1)
+# A site function that needs more than this is a design problem, not a capacity setting.
+MAX_RESERVED_CONCURRENCY = 100
+MIN_MEMORY_MB, MAX_MEMORY_MB = 128, 10240
 
 
 @dataclass(frozen=True)
 class FunctionPlacement:
-    """Where a site's functions run and what protects them; one per site, shared by its functions."""
+    """Where a site's functions run: its VPC, the private subnets and the functions' security group."""
 
     vpc: ec2.IVpc
     subnets: ec2.SubnetSelection
     security_group: ec2.ISecurityGroup
-    key: kms.IKey  # environment variables, and the data the function's construct keeps
-    logs_key: kms.IKey
-    removal_policy: RemovalPolicy
 
 
 class SiteFunction(Construct):
     """``handler_package`` (a folder) ships with the envelope beside it; ``handler`` is its dotted entry point.
 
-    Runs in the site's private subnets with reserved concurrency (a flood of records
-    cannot starve the account), X-Ray tracing, environment encrypted with the site
-    key and its own KMS-encrypted log group kept 13 months.
+    Runs where ``placement`` says, with reserved concurrency (a flood of records cannot
+    starve the account), X-Ray tracing, its environment encrypted with ``environment_key``
+    and its own log group encrypted with ``logs_key``, kept 13 months.
+
+    ``environment`` (default none): variables the handler reads.
+    ``removal_policy`` (default RETAIN): applies to the log group.
+    ``reserved_concurrency`` (default 5), ``timeout`` (default 1 minute), ``memory_mb`` (default 512).
     """
 
     def __init__(
@@ -52,18 +56,29 @@ class SiteFunction(Construct):
         handler: str,
         description: str,
         placement: FunctionPlacement,
+        environment_key: kms.IKey,
+        logs_key: kms.IKey,
         environment: dict[str, str] | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         reserved_concurrency: int = 5,
         timeout: Duration = DEFAULT_TIMEOUT,
         memory_mb: int = 512,
     ) -> None:
         super().__init__(scope, construct_id)
+        problems = []
+        if not 1 <= reserved_concurrency <= MAX_RESERVED_CONCURRENCY:
+            problems.append(
+                f"reserved_concurrency {reserved_concurrency} is outside 1-{MAX_RESERVED_CONCURRENCY}; "
+                "fix: reserve at least one and at most what one site's functions need"
+            )
+        if not MIN_MEMORY_MB <= memory_mb <= MAX_MEMORY_MB:
+            problems.append(
+                f"memory_mb {memory_mb} is outside {MIN_MEMORY_MB}-{MAX_MEMORY_MB}; fix: use a size Lambda offers"
+            )
+        if problems:
+            raise ValueError(f"SiteFunction {construct_id}: " + "; ".join(problems))
         self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            encryption_key=placement.logs_key,
-            retention=LOG_RETENTION,
-            removal_policy=placement.removal_policy,
+            self, "Logs", encryption_key=logs_key, retention=LOG_RETENTION, removal_policy=removal_policy
         )
         self.role = iam.Role(
             self,
@@ -84,7 +99,7 @@ class SiteFunction(Construct):
             vpc_subnets=placement.subnets,
             security_groups=[placement.security_group],
             environment=environment,
-            environment_encryption=placement.key,
+            environment_encryption=environment_key,
             reserved_concurrent_executions=reserved_concurrency,
             timeout=timeout,
             memory_size=memory_mb,

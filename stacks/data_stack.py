@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from aws_cdk import NestedStack
-from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from factory_constructs.alerts.stream_alerts import StreamAlerts
-from factory_constructs.etl.etl_jobs import EtlJobs, site_config_argument
+from factory_constructs.etl.etl_jobs import EtlJobs
 from factory_constructs.etl.lake_catalog import LakeCatalog
 from factory_constructs.ingestion.raw_delivery import RawDelivery
 from factory_constructs.ingestion.tag_stream import TagStream
 from factory_constructs.iot.site_iot import SiteIot
 from factory_constructs.lake.data_lake import DataLake
-from factory_constructs.site_function import FunctionPlacement
 from site_model import Site
+from site_model.etl_config import site_config_argument
 from site_model.sizing import shards, throughput
 from stacks.foundation_stack import FoundationStack, removal_policy
 
@@ -23,15 +22,19 @@ class DataStack(NestedStack):
     def __init__(self, scope: Construct, construct_id: str, *, site: Site, foundation: FoundationStack) -> None:
         super().__init__(scope, construct_id, description=f"{site.display_name}: IoT, streaming, lake, ETL, alerts")
         keys = foundation.keys
-        network = foundation.network
+        placement = foundation.network.function_placement
         removal = removal_policy(site)
+        retention = site.lake.retention
         self.lake = DataLake(
             self,
             "Lake",
-            lake=site.lake,
             key=keys.data,
             access_logs=foundation.access_logs.bucket,
-            lock_raw=site.audit_trail,
+            raw_days=retention.raw_days,
+            conformed_days=retention.conformed_days,
+            curated_days=retention.curated_days,
+            infrequent_access_after_days=retention.infrequent_access_after_days,
+            raw_object_lock_days=site.lake.object_lock_days,
             removal_policy=removal,
         )
         self.stream = TagStream(
@@ -50,32 +53,17 @@ class DataStack(NestedStack):
             stream=self.stream.stream,
             raw_bucket=self.lake.raw.bucket,
         )
-        self.functions_security_group = ec2.SecurityGroup(
-            self,
-            "FunctionSecurityGroup",
-            vpc=network.vpc,
-            description="Site Lambda functions: HTTPS out to the VPC endpoints only",
-            allow_all_outbound=False,
-        )
-        self.functions_security_group.add_egress_rule(
-            ec2.Peer.ipv4(site.network.cidr), ec2.Port.tcp(443), "HTTPS to the interface endpoints"
-        )
-        placement = FunctionPlacement(
-            vpc=network.vpc,
-            subnets=network.private_subnets,
-            security_group=self.functions_security_group,
-            key=keys.data,
-            logs_key=keys.logs,
-            removal_policy=removal,
-        )
         self.delivery = RawDelivery(
             self,
             "RawDelivery",
             stream=self.stream.stream,
             raw_bucket=self.lake.raw.bucket,
             placement=placement,
+            key=keys.data,
+            logs_key=keys.logs,
             buffer_mb=site.ingestion.firehose_buffer_mb,
             buffer_seconds=site.ingestion.firehose_buffer_seconds,
+            removal_policy=removal,
         )
         self.catalog = LakeCatalog(
             self,
@@ -99,12 +87,19 @@ class DataStack(NestedStack):
             key=keys.data,
             logs_key=keys.logs,
         )
+        alerts = site.alerts
         self.alerts = StreamAlerts(
             self,
             "StreamAlerts",
             site_id=site.id,
-            alerts=site.alerts,
             stream=self.stream.stream,
             placement=placement,
+            key=keys.data,
+            logs_key=keys.logs,
+            window_s=alerts.window_s,
+            client_ratio_threshold=alerts.client_ratio_threshold,
+            retransmission_rate_threshold=alerts.retransmission_rate_threshold,
+            email=alerts.email,
             lines_keep_their_shard=site.edge.transport == "mqtt",
+            removal_policy=removal,
         )

@@ -5,21 +5,38 @@ from __future__ import annotations
 from aws_cdk import NestedStack
 from constructs import Construct
 
-from factory_constructs.edge.edge_deployment import EdgeDeployment
+from factory_constructs.edge.edge_deployment import CommandWrites, EdgeDeployment, SetpointWrite
 from site_model import Site
+from site_model.model import Commands
 from stacks.data_stack import DataStack
 
 
 class EdgeStack(NestedStack):
     def __init__(self, scope: Construct, construct_id: str, *, site: Site, data: DataStack) -> None:
         super().__init__(scope, construct_id, description=f"{site.display_name}: Greengrass edge components")
+        edge = site.edge
         self.deployment = EdgeDeployment(
             self,
             "Components",
             site_id=site.id,
-            edge=site.edge,
-            thing_group_name=site.edge.thing_group,
+            thing_group=data.iot.thing_group,
             token_exchange_role=data.iot.token_exchange_role,
             stream=data.stream.stream,
+            components=edge.components,
+            transport=edge.transport,
+            canonical_units=edge.canonical_units,
+            tag_map_path=edge.tag_map_path,
+            commands=command_writes(edge.commands) if edge.commands else None,
         )
-        self.deployment.node.add_dependency(data.iot.thing_group)
+
+
+def command_writes(commands: Commands) -> CommandWrites:
+    """The site file's command section as the deployment's props."""
+    return CommandWrites(
+        opcua_endpoint=commands.opcua_endpoint,
+        certificate_dir=commands.certificate_dir,
+        setpoints=[
+            SetpointWrite(path=point.path, node_id=point.node_id, min=point.min, max=point.max)
+            for point in commands.setpoints
+        ],
+    )

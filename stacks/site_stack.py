@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Environment, Stack, Tags
 from constructs import Construct
 
+from policies import tag_keys
 from site_model import Site
 from stacks.data_stack import DataStack
 from stacks.edge_stack import EdgeStack
@@ -33,12 +34,12 @@ class SiteStack(Stack):
 def site_tags(site: Site) -> dict[str, str]:
     """Tags every resource of a site carries (cost allocation, ownership, evidence)."""
     return {
-        "dmc:site": site.id,
-        "dmc:enterprise": site.enterprise,
-        "dmc:compliance": " ".join(site.compliance),
-        "dmc:data-classification": site.data_classification,
-        "dmc:data-regions": " ".join(site.data_regions),
-        "dmc:audit-trail": "true" if site.audit_trail else "false",
-        "dmc:cost-centre": site.tags.cost_centre,
-        "dmc:owner": site.tags.owner,
+        tag_keys.SITE: site.id,
+        tag_keys.ENTERPRISE: site.enterprise,
+        tag_keys.COMPLIANCE: " ".join(site.compliance),
+        tag_keys.DATA_CLASSIFICATION: site.data_classification,
+        tag_keys.DATA_REGIONS: " ".join(site.data_regions),
+        tag_keys.AUDIT_TRAIL: "true" if site.audit_trail else "false",
+        tag_keys.COST_CENTRE: site.tags.cost_centre,
+        tag_keys.OWNER: site.tags.owner,
     }

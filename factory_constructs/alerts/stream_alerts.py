@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sns as sns
@@ -19,13 +20,14 @@ from constructs import Construct
 
 from factory_constructs.site_function import FunctionPlacement, SiteFunction
 from policies.acknowledge import acknowledge, in_regulatory_packs
-from site_model.model import Alerts
 
 ALERT_HANDLER = Path(__file__).resolve().parent / "alert_handler"
 # A bad batch is split until the poison record is isolated, retried a bounded number of
 # times, and then handed to the on-failure queue: the shard never stalls.
 RETRY_ATTEMPTS = 3
 MAX_RECORD_AGE = Duration.hours(6)
+# Lambda's tumbling windows last at most 15 minutes.
+MIN_WINDOW_S, MAX_WINDOW_S = 60, 900
 
 
 class StreamAlerts(Construct):
@@ -34,8 +36,14 @@ class StreamAlerts(Construct):
 
     The window state of each shard is carried between windows in a DynamoDB table.
     Failed batches (after bisecting and bounded retries) go to an SQS queue.
+    ``window_s``: the tumbling window, 60-900 s; the silence alarm uses the same period.
+    ``client_ratio_threshold`` / ``retransmission_rate_threshold``: alert when clients/max reaches,
+    or the retransmission rate exceeds, that share (above 0, at most 1).
+    ``email`` (default None): an address subscribed to the alert topic.
     ``lines_keep_their_shard`` (default True): every batch of a line arrives on one shard, so a gap
     in its batch_seq is loss. False when a producer picks random partition keys (stream manager).
+    ``key`` encrypts the topic, bus, table, queue and the function's environment; ``logs_key`` its logs.
+    ``removal_policy`` (default RETAIN): the carry table, the queue and the function's logs.
     """
 
     def __init__(
@@ -44,16 +52,35 @@ class StreamAlerts(Construct):
         construct_id: str,
         *,
         site_id: str,
-        alerts: Alerts,
         stream: kinesis.IStream,
         placement: FunctionPlacement,
+        key: kms.IKey,
+        logs_key: kms.IKey,
+        window_s: int,
+        client_ratio_threshold: float,
+        retransmission_rate_threshold: float,
+        email: str | None = None,
         lines_keep_their_shard: bool = True,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
-        key, removal_policy = placement.key, placement.removal_policy
+        problems = []
+        if not MIN_WINDOW_S <= window_s <= MAX_WINDOW_S:
+            problems.append(
+                f"window_s {window_s} is outside {MIN_WINDOW_S}-{MAX_WINDOW_S}; fix: Lambda tumbling windows last "
+                "at most 15 minutes"
+            )
+        for name, value in (
+            ("client_ratio_threshold", client_ratio_threshold),
+            ("retransmission_rate_threshold", retransmission_rate_threshold),
+        ):
+            if not 0 < value <= 1:
+                problems.append(f"{name} {value} is outside (0, 1]; fix: give a share, e.g. 0.8")
+        if problems:
+            raise ValueError(f"StreamAlerts {construct_id}: " + "; ".join(problems))
         self.topic = sns.Topic(self, "Topic", display_name=f"{site_id} stream alerts", master_key=key, enforce_ssl=True)
-        if alerts.email:
-            self.topic.add_subscription(subscriptions.EmailSubscription(alerts.email))
+        if email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
         self.bus = events.EventBus(self, "Bus", kms_key=key)
         self.carry_table = dynamodb.TableV2(
             self,
@@ -88,14 +115,17 @@ class StreamAlerts(Construct):
             handler="alert_handler.handler.handler",
             description="Tumbling-window stream alerts: heartbeat, data loss, clients, retransmissions",
             placement=placement,
+            environment_key=key,
+            logs_key=logs_key,
+            removal_policy=removal_policy,
             environment={
                 "SITE_ID": site_id,
                 "ALERT_TOPIC_ARN": self.topic.topic_arn,
                 "ALERT_BUS_NAME": self.bus.event_bus_name,
                 "CARRY_TABLE_NAME": self.carry_table.table_name,
                 "HEARTBEAT_GRACE_FACTOR": "2",
-                "CLIENT_RATIO_THRESHOLD": str(alerts.client_ratio_threshold),
-                "RETRANSMISSION_RATE_THRESHOLD": str(alerts.retransmission_rate_threshold),
+                "CLIENT_RATIO_THRESHOLD": str(client_ratio_threshold),
+                "RETRANSMISSION_RATE_THRESHOLD": str(retransmission_rate_threshold),
                 "SEQUENCE_GAP_ALERTS": "true" if lines_keep_their_shard else "false",
             },
             reserved_concurrency=5,
@@ -110,7 +140,7 @@ class StreamAlerts(Construct):
                 stream,
                 # LATEST: a first deploy must not replay 72 h of history into alerts about the past.
                 starting_position=lambda_.StartingPosition.LATEST,
-                tumbling_window=Duration.seconds(alerts.window_s),
+                tumbling_window=Duration.seconds(window_s),
                 bisect_batch_on_error=True,
                 retry_attempts=RETRY_ATTEMPTS,
                 max_record_age=MAX_RECORD_AGE,
@@ -123,8 +153,8 @@ class StreamAlerts(Construct):
         self.silence_alarm = cloudwatch.Alarm(
             self,
             "StreamSilent",
-            alarm_description=f"No record reached the {site_id} stream in {alerts.window_s} s: gateways or rules down",
-            metric=stream.metric_incoming_records(period=Duration.seconds(alerts.window_s), statistic="Sum"),
+            alarm_description=f"No record reached the {site_id} stream in {window_s} s: gateways or rules down",
+            metric=stream.metric_incoming_records(period=Duration.seconds(window_s), statistic="Sum"),
             threshold=0,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -7,28 +7,55 @@ The runtime lives in the top-level ``edge/`` folder (it ships to gateways on its
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aws_cdk import Stack
 from aws_cdk import aws_greengrassv2 as greengrass
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_iot as iot
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_s3_assets as assets
 from constructs import Construct
 
-from edge.greengrass.build_artifacts import build, recipe_with_artifact_uri
+from edge.greengrass.build_artifacts import COMPONENTS, build, recipe_with_artifact_uri
 from factory_constructs.grant_findings import acknowledge_grant_policy, asset_objects
-from site_model.model import Edge
 
-PIPELINE = "com.dmc.TagPipeline"
-COMMANDS = "com.dmc.CommandHandler"
+PIPELINE = COMPONENTS["tag-pipeline"]
+COMMANDS = COMPONENTS["command-handler"]
+
+
+@dataclass(frozen=True)
+class SetpointWrite:
+    """A tag the cloud may write on a gateway: its ISA-95 path, OPC UA node and allowed range."""
+
+    path: str
+    node_id: str
+    min: float
+    max: float
+
+
+@dataclass(frozen=True)
+class CommandWrites:
+    """What the command handler writes to: the OPC UA server, where its certificates are, the allow-list."""
+
+    opcua_endpoint: str
+    certificate_dir: str
+    setpoints: Sequence[SetpointWrite]
 
 
 class EdgeDeployment(Construct):
-    """Artifact assets, one ``CfnComponentVersion`` per component and one ``CfnDeployment``.
+    """Artifact assets, one ``CfnComponentVersion`` per component and one ``CfnDeployment``
+    to ``thing_group``.
 
-    The gateways' token-exchange role may read exactly these artifacts and, on
+    ``components``: the edge components' names ("tag-pipeline", "command-handler").
+    ``transport``: "mqtt" (IoT Core over Greengrass IPC) or "stream-manager" (straight to ``stream``).
+    ``canonical_units``: quantity -> unit the pipeline converts every value to.
+    ``tag_map_path``: where each gateway keeps its tag map (an absolute path on the gateway).
+    ``commands`` (default None): the command handler's OPC UA server and allow-list; required with it.
+    The gateways' ``token_exchange_role`` may read exactly these artifacts and, on
     stream-manager sites, put records into the site's stream.
     """
 
@@ -38,20 +65,27 @@ class EdgeDeployment(Construct):
         construct_id: str,
         *,
         site_id: str,
-        edge: Edge,
-        thing_group_name: str,
-        token_exchange_role: iam.Role,
+        thing_group: iot.CfnThingGroup,
+        token_exchange_role: iam.IRole,
         stream: kinesis.IStream,
+        components: Sequence[str],
+        transport: str,
+        canonical_units: Mapping[str, str],
+        tag_map_path: str,
+        commands: CommandWrites | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        problems = []
+        if not tag_map_path.startswith("/"):
+            problems.append(f"tag_map_path {tag_map_path!r} is not absolute; fix: give the full path on the gateway")
+        if "command-handler" in components and commands is None:
+            problems.append("components has command-handler but commands is None; fix: pass its CommandWrites")
+        if problems:
+            raise ValueError(f"EdgeDeployment {construct_id}: " + "; ".join(problems))
         stack = Stack.of(self)
         output = Path(tempfile.gettempdir()) / "dmc-assets" / f"edge-{site_id}"
         built = build(
-            output,
-            site_id=site_id,
-            transport=edge.transport,
-            canonical_units=edge.canonical_units,
-            components=edge.components,
+            output, site_id=site_id, transport=transport, canonical_units=canonical_units, components=components
         )
         self.versions: dict[str, greengrass.CfnComponentVersion] = {}
         for component in built:
@@ -62,19 +96,23 @@ class EdgeDeployment(Construct):
             self.versions[component.component_name] = greengrass.CfnComponentVersion(
                 self, component.component_name, inline_recipe=stack.to_json_string(recipe)
             )
-        if edge.transport == "stream-manager":
+        if transport == "stream-manager":
             stream.grant_write(token_exchange_role)
         acknowledge_grant_policy(token_exchange_role, [asset_objects(stack, "Gateways")])
+        configurations = {
+            PIPELINE: self._pipeline_configuration(transport, tag_map_path, stream),
+            **({COMMANDS: self._command_configuration(commands)} if commands is not None else {}),
+        }
         self.deployment = greengrass.CfnDeployment(
             self,
             "Deployment",
-            target_arn=stack.format_arn(service="iot", resource="thinggroup", resource_name=thing_group_name),
+            target_arn=thing_group.attr_arn,
             deployment_name=f"{site_id}-edge",
             components={
                 name: greengrass.CfnDeployment.ComponentDeploymentSpecificationProperty(
                     component_version=version.attr_component_version,
                     configuration_update=greengrass.CfnDeployment.ComponentConfigurationUpdateProperty(
-                        merge=stack.to_json_string(self._configuration(name, edge, stream))
+                        merge=stack.to_json_string(configurations[name])
                     ),
                 )
                 for name, version in self.versions.items()
@@ -91,16 +129,16 @@ class EdgeDeployment(Construct):
         )
 
     @staticmethod
-    def _configuration(component: str, edge: Edge, stream: kinesis.IStream) -> dict[str, Any]:
-        """What a deployment merges into a component's default configuration (validated on the gateway)."""
-        if component == PIPELINE:
-            merge: dict[str, Any] = {"tag_map_path": edge.tag_map_path}
-            if edge.transport == "stream-manager":
-                merge["stream_manager"] = {"kinesis_stream_name": stream.stream_name}
-            return merge
-        commands = edge.commands
-        if component != COMMANDS or commands is None:
-            raise ValueError(f"no deployment configuration for component {component!r}")
+    def _pipeline_configuration(transport: str, tag_map_path: str, stream: kinesis.IStream) -> dict[str, Any]:
+        """What a deployment merges into the pipeline's default configuration (validated on the gateway)."""
+        merge: dict[str, Any] = {"tag_map_path": tag_map_path}
+        if transport == "stream-manager":
+            merge["stream_manager"] = {"kinesis_stream_name": stream.stream_name}
+        return merge
+
+    @staticmethod
+    def _command_configuration(commands: CommandWrites) -> dict[str, Any]:
+        """What a deployment merges into the command handler's default configuration."""
         certificates = commands.certificate_dir.rstrip("/")
         return {
             "opcua": {
@@ -109,5 +147,8 @@ class EdgeDeployment(Construct):
                 "private_key": f"{certificates}/client.key",
                 "server_certificate": f"{certificates}/server.pem",
             },
-            "setpoints": [point.model_dump() for point in commands.setpoints],
+            "setpoints": [
+                {"path": point.path, "node_id": point.node_id, "min": point.min, "max": point.max}
+                for point in commands.setpoints
+            ],
         }

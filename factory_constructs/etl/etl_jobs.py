@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from aws_cdk import Stack
@@ -16,36 +15,12 @@ from constructs import Construct
 from factory_constructs.grant_findings import acknowledge_grant_policy, asset_objects, resource_wildcard
 from factory_constructs.packaging import ENVELOPE, staged
 from policies.acknowledge import acknowledge
-from site_model.model import Site
 
 GLUE_JOBS = Path(__file__).resolve().parent / "glue_jobs"
 GLUE_VERSION = "5.0"
 # Late data from a gateway's spool is picked up by the next hourly run.
 SCHEDULE = "cron(15 * * * ? *)"
 GLUE_SERVICE_POLICY = "service-role/AWSGlueServiceRole"
-
-
-def site_config_argument(site: Site) -> str:
-    """The ``--site_config`` job argument: time zone, canonical units and the lines' OEE definitions."""
-    return json.dumps(
-        {
-            "timezone": site.timezone,
-            "canonical_units": site.edge.canonical_units,
-            "lines": [
-                {
-                    "line_path": site.line_path(line),
-                    "ideal_cycle_time_s": line.ideal_cycle_time_s,
-                    "state_tag": line.state_tag,
-                    "running_states": line.running_states,
-                    "good_count_tag": line.good_count_tag,
-                    "total_count_tag": line.total_count_tag,
-                    "shifts": [shift.model_dump() for shift in line.shifts],
-                }
-                for line in site.lines
-            ],
-        },
-        separators=(",", ":"),
-    )
 
 
 class EtlJobs(Construct):

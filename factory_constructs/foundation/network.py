@@ -9,6 +9,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from factory_constructs.grant_findings import resource_wildcard
+from factory_constructs.site_function import FunctionPlacement
 from policies.acknowledge import acknowledge, in_regulatory_packs
 
 # Interface endpoints every site uses: streaming, keys, logs, STS for IoT role
@@ -32,10 +34,14 @@ API_INTERFACE_ENDPOINTS = (("ExecuteApi", ec2.InterfaceVpcEndpointAwsService.API
 
 
 class SiteNetwork(Construct):
-    """A VPC over explicit availability zones (synthesizes offline, no account lookup).
+    """A VPC over explicit availability zones (synthesizes offline, no account lookup), its flow
+    logs, the interface endpoints and the security group of the site's Lambda functions.
 
     With ``nat_gateways=0`` the private subnets are isolated and reach AWS only
-    through the endpoints.
+    through the endpoints. ``ml_endpoints`` adds the SageMaker endpoints,
+    ``api_endpoints`` the API Gateway one. ``removal_policy`` applies to the flow-log group.
+    ``function_placement`` is where the site's functions run: private subnets, HTTPS out
+    to the VPC only.
     """
 
     def __init__(
@@ -53,6 +59,16 @@ class SiteNetwork(Construct):
         api_endpoints: bool,
     ) -> None:
         super().__init__(scope, construct_id)
+        problems = []
+        if not availability_zones:
+            problems.append("availability_zones is empty; fix: name at least one zone of the stack's region")
+        if nat_gateways < 0 or nat_gateways > len(availability_zones):
+            problems.append(
+                f"nat_gateways {nat_gateways} is outside 0-{len(availability_zones)}; "
+                "fix: use at most one NAT gateway per availability zone"
+            )
+        if problems:
+            raise ValueError(f"SiteNetwork {construct_id}: " + "; ".join(problems))
         private_type = ec2.SubnetType.PRIVATE_WITH_EGRESS if nat_gateways > 0 else ec2.SubnetType.PRIVATE_ISOLATED
         subnets = [ec2.SubnetConfiguration(name="Private", subnet_type=private_type, cidr_mask=22)]
         if nat_gateways > 0:
@@ -111,6 +127,19 @@ class SiteNetwork(Construct):
                 security_groups=[self.endpoint_security_group],
                 open=False,
             )
+        self.function_security_group = ec2.SecurityGroup(
+            self,
+            "FunctionSecurityGroup",
+            vpc=self.vpc,
+            description="Site Lambda functions: HTTPS out to the VPC endpoints only",
+            allow_all_outbound=False,
+        )
+        self.function_security_group.add_egress_rule(
+            ec2.Peer.ipv4(cidr), ec2.Port.tcp(443), "HTTPS to the interface endpoints"
+        )
+        self.function_placement = FunctionPlacement(
+            vpc=self.vpc, subnets=self.private_subnets, security_group=self.function_security_group
+        )
         if nat_gateways > 0:
             for subnet in self.vpc.public_subnets:
                 acknowledge(
@@ -134,7 +163,7 @@ class SiteNetwork(Construct):
         )
         acknowledge(
             policy,
-            "AwsSolutions::AwsSolutions-IAM5[Resource::<NetworkFlowLogs2BEC3212.Arn>:*]",
+            resource_wildcard(log_group, ":*"),
             "Flow logs create their own log streams, whose names are not known in advance; the wildcard covers only "
             "the streams of the one flow-log group.",
         )

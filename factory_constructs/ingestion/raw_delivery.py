@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kinesisfirehose as firehose
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -41,11 +42,13 @@ class RawDelivery(Construct):
         stream: kinesis.IStream,
         raw_bucket: s3.IBucket,
         placement: FunctionPlacement,
+        key: kms.IKey,
+        logs_key: kms.IKey,
         buffer_mb: int,
         buffer_seconds: int,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
-        key, logs_key, removal_policy = placement.key, placement.logs_key, placement.removal_policy
         if not 64 <= buffer_mb <= 128 or not 60 <= buffer_seconds <= 900:
             raise ValueError(
                 f"RawDelivery {construct_id}: buffer {buffer_mb} MB / {buffer_seconds} s is outside 64-128 MB / "
@@ -58,6 +61,9 @@ class RawDelivery(Construct):
             handler="transform_handler.handler.handler",
             description="Validates tag envelopes and names their raw-zone partition",
             placement=placement,
+            environment_key=key,
+            logs_key=logs_key,
+            removal_policy=removal_policy,
             timeout=Duration.minutes(3),
             reserved_concurrency=10,
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from constructs import Construct
@@ -54,11 +53,3 @@ class TagStream(Construct):
             "The stream is encrypted with the site's own customer-managed key on purpose: per-site key "
             "policies and rotation are part of the tenant isolation, which the shared aws/kinesis key lacks.",
         )
-
-    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Read records (and decrypt with the site key)."""
-        return self.stream.grant_read(grantee)
-
-    def grant_write(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Put records (and encrypt with the site key)."""
-        return self.stream.grant_write(grantee)

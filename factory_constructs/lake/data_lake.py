@@ -1,4 +1,4 @@
-"""The site's three lake zones, configured from the site model's retention and lock."""
+"""The site's three lake zones under one key."""
 
 from __future__ import annotations
 
@@ -8,28 +8,37 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from factory_constructs.lake.lake_bucket import LakeBucket
-from site_model.model import Lake
 
 
 class DataLake(Construct):
-    """raw (Object Lock when ``lock_raw``), conformed and curated buckets under one site key."""
+    """raw, conformed and curated buckets encrypted with ``key``, logging to ``access_logs``.
+
+    ``raw_days`` / ``conformed_days`` / ``curated_days``: how long each zone keeps objects.
+    ``infrequent_access_after_days`` (default None): objects move to S3 Standard-IA after that many
+    days in every zone that keeps them longer; None keeps them in S3 Standard.
+    ``raw_object_lock_days`` (default None): raw objects are under Object Lock (compliance mode) for
+    that many days exactly when it is set; the other zones are never locked (the ETL rewrites them).
+    ``removal_policy`` (default RETAIN): applies to all three buckets.
+    """
 
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        lake: Lake,
         key: kms.IKey,
         access_logs: s3.IBucket,
-        lock_raw: bool,
-        removal_policy: RemovalPolicy,
+        raw_days: int,
+        conformed_days: int,
+        curated_days: int,
+        infrequent_access_after_days: int | None = None,
+        raw_object_lock_days: int | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
-        retention = lake.retention
-        ia_days = retention.infrequent_access_after_days
 
         def zone(zone_id: str, name: str, days: int, lock_days: int | None = None) -> LakeBucket:
+            ia_days = infrequent_access_after_days
             return LakeBucket(
                 self,
                 zone_id,
@@ -37,11 +46,11 @@ class DataLake(Construct):
                 key=key,
                 access_logs=access_logs,
                 expiration_days=days,
-                infrequent_access_after_days=ia_days if ia_days < days else None,
-                removal_policy=removal_policy,
+                infrequent_access_after_days=ia_days if ia_days is not None and ia_days < days else None,
                 object_lock_days=lock_days,
+                removal_policy=removal_policy,
             )
 
-        self.raw = zone("Raw", "raw", retention.raw_days, lake.object_lock_days if lock_raw else None)
-        self.conformed = zone("Conformed", "conformed", retention.conformed_days)
-        self.curated = zone("Curated", "curated", retention.curated_days)
+        self.raw = zone("Raw", "raw", raw_days, raw_object_lock_days)
+        self.conformed = zone("Conformed", "conformed", conformed_days)
+        self.curated = zone("Curated", "curated", curated_days)

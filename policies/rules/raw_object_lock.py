@@ -4,16 +4,14 @@ from aws_cdk import CfnResource
 from aws_cdk import aws_s3 as s3
 from cdk_nag import NagRuleCompliance
 
+from policies import tag_keys
 from policies.rules import Rule, resolved, resource_tag, stack_tag
-
-ZONE_TAG = "dmc:zone"
-AUDIT_TRAIL_TAG = "dmc:audit-trail"
 
 
 def _evaluate(node: CfnResource) -> NagRuleCompliance:
-    if not isinstance(node, s3.CfnBucket) or resource_tag(node, ZONE_TAG) != "raw":
+    if not isinstance(node, s3.CfnBucket) or resource_tag(node, tag_keys.ZONE) != "raw":
         return NagRuleCompliance.NOT_APPLICABLE
-    if stack_tag(node, AUDIT_TRAIL_TAG) != "true":
+    if stack_tag(node, tag_keys.AUDIT_TRAIL) != "true":
         return NagRuleCompliance.NOT_APPLICABLE
     lock = resolved(node, node.object_lock_configuration) or {}
     mode = lock.get("rule", {}).get("defaultRetention", {}).get("mode")

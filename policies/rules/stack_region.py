@@ -3,13 +3,12 @@
 from aws_cdk import CfnResource, Stack, Token
 from cdk_nag import NagRuleCompliance
 
+from policies import tag_keys
 from policies.rules import DATA_RESOURCE_TYPES, Rule, stack_tag
-
-DATA_REGIONS_TAG = "dmc:data-regions"
 
 
 def _evaluate(node: CfnResource) -> NagRuleCompliance:
-    allowed = (stack_tag(node, DATA_REGIONS_TAG) or "").split()
+    allowed = (stack_tag(node, tag_keys.DATA_REGIONS) or "").split()
     region = Stack.of(node).region
     if Token.is_unresolved(region) or region not in allowed:
         return NagRuleCompliance.NON_COMPLIANT

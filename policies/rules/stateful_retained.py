@@ -3,12 +3,12 @@
 from aws_cdk import CfnDeletionPolicy, CfnResource
 from cdk_nag import NagRuleCompliance
 
+from policies import tag_keys
 from policies.rules import STATEFUL_RESOURCE_TYPES, Rule, stack_tag
-from policies.rules.raw_object_lock import AUDIT_TRAIL_TAG
 
 
 def _evaluate(node: CfnResource) -> NagRuleCompliance:
-    if stack_tag(node, AUDIT_TRAIL_TAG) != "true":
+    if stack_tag(node, tag_keys.AUDIT_TRAIL) != "true":
         return NagRuleCompliance.NOT_APPLICABLE
     policy = node.cfn_options.deletion_policy
     retained = policy in (CfnDeletionPolicy.RETAIN, CfnDeletionPolicy.SNAPSHOT)

@@ -6,8 +6,9 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Match, Template
 
+from site_model.sizing import shards, throughput
 from stacks.site_app import build
-from synth_helpers import example_sites, nested_template
+from synth_helpers import example_sites, nested_template, variant
 
 pytestmark = pytest.mark.synth
 
@@ -64,6 +65,21 @@ def test_raw_zone_of_an_annex_11_site_is_locked_in_compliance_mode(templates) ->
     assert "ObjectLockConfiguration" not in bucket_of_zone(templates["plantC"], "raw")["Properties"]
 
 
+@pytest.mark.parametrize(("site_id", "regimes"), [("plantA", ["gdpr"]), ("plantC", ["none"])])
+def test_a_site_without_an_audit_regime_that_sets_object_lock_days_gets_its_raw_zone_locked(
+    tmp_path, site_id, regimes
+) -> None:
+    site = variant(example_sites()[site_id], compliance=regimes, lake={"object_lock_days": 30})
+    assert not site.audit_trail
+    app = App(outdir=str(tmp_path), context={"site": site_id})
+    (stack,) = build(app, {site_id: site})
+    raw = bucket_of_zone(nested_template(stack, "Data"), "raw")["Properties"]
+    assert raw["ObjectLockConfiguration"] == {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Days": 30, "Mode": "COMPLIANCE"}},
+    }
+
+
 def test_bucket_policies_deny_plain_http_non_kms_writes_and_other_accounts(templates) -> None:
     templates["plantA"].has_resource_properties(
         "AWS::S3::BucketPolicy",
@@ -100,11 +116,14 @@ def test_bucket_policies_deny_plain_http_non_kms_writes_and_other_accounts(templ
 
 
 def test_stream_is_encrypted_kept_72h_and_sized_by_the_plan(templates) -> None:
+    plant_a = example_sites()["plantA"]
+    assert shards(plant_a, throughput(plant_a)).count == 2
     templates["plantA"].has_resource_properties(
         "AWS::Kinesis::Stream",
         {
             "RetentionPeriodHours": 72,
-            "ShardCount": Match.any_value(),
+            # What the capacity plan computes for plantA (tests/site_model/test_sizing.py checks it by hand).
+            "ShardCount": shards(plant_a, throughput(plant_a)).count,
             "StreamEncryption": {"EncryptionType": "KMS", "KeyId": Match.any_value()},
         },
     )
