@@ -1,11 +1,16 @@
-"""Shared fixtures: example sites, and one in-process synth of every example site."""
+"""Shared fixtures: no real AWS, and each example site built once per test run."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from stacks.site_app import build, new_app
+from stacks.site_stack import SiteStack
+from synth_helpers import example_sites
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,3 +25,17 @@ def _no_real_aws() -> None:
         AWS_DEFAULT_REGION="eu-central-1",
     )
     os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture(scope="session")
+def site_stack(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], SiteStack]:
+    """``site_stack("plantA")``: the example site's top-level stack, built (with the gate) once per test run."""
+    built: dict[str, SiteStack] = {}
+
+    def get(site_id: str) -> SiteStack:
+        if site_id not in built:
+            app = new_app(outdir=str(tmp_path_factory.mktemp(site_id)), context={"site": site_id})
+            (built[site_id],) = build(app, example_sites())
+        return built[site_id]
+
+    return get

@@ -14,14 +14,9 @@ pytestmark = pytest.mark.synth
 
 
 @pytest.fixture(scope="module")
-def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Template]:
+def templates(site_stack) -> dict[str, Template]:
     """plantA (Annex 11: locked raw zone), plantB (stream manager), plantC (no regime, on-demand stream)."""
-    result = {}
-    for site in ("plantA", "plantB", "plantC"):
-        app = App(outdir=str(tmp_path_factory.mktemp(site)), context={"site": site})
-        (stack,) = build(app, example_sites())
-        result[site] = nested_template(stack, "Data")
-    return result
+    return {site: nested_template(site_stack(site), "Data") for site in ("plantA", "plantB", "plantC")}
 
 
 def bucket_of_zone(template: Template, zone: str) -> dict:

@@ -13,10 +13,8 @@ pytestmark = pytest.mark.synth
 
 
 @pytest.fixture(scope="module")
-def plant_a(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    app = App(outdir=str(tmp_path_factory.mktemp("a")), context={"site": "plantA"})
-    (stack,) = build(app, example_sites())
-    return nested_template(stack, "Foundation")
+def plant_a(site_stack) -> Template:
+    return nested_template(site_stack("plantA"), "Foundation")
 
 
 def test_keys_rotate_and_are_retained(plant_a: Template) -> None:

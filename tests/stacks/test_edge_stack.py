@@ -3,24 +3,20 @@
 import json
 
 import pytest
-from aws_cdk import App
 from aws_cdk.assertions import Match, Template
 
-from stacks.site_app import build
-from synth_helpers import example_sites, nested_template
+from synth_helpers import nested_template
 
 pytestmark = pytest.mark.synth
 
 
 @pytest.fixture(scope="module")
-def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Template]:
+def templates(site_stack) -> dict[str, Template]:
     """plantA (MQTT, both components) and plantB (stream manager)."""
     result = {}
     for site in ("plantA", "plantB"):
-        app = App(outdir=str(tmp_path_factory.mktemp(site)), context={"site": site})
-        (stack,) = build(app, example_sites())
-        result[site] = nested_template(stack, "Edge")
-        result[f"{site}-data"] = nested_template(stack, "Data")
+        result[site] = nested_template(site_stack(site), "Edge")
+        result[f"{site}-data"] = nested_template(site_stack(site), "Data")
     return result
 
 
