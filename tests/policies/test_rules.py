@@ -10,6 +10,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from cdk_nag import NagRuleCompliance
 
+from policies import tag_keys
 from policies.acknowledge import acknowledge
 from policies.packs import GxPChecks, ResidencyChecks, _RulePack
 from policies.rules import Rule
@@ -18,13 +19,13 @@ pytestmark = pytest.mark.synth
 
 
 def findings(
-    pack: type, build: Callable[[Stack], None], *, region: str = "eu-central-1", audit: bool = True
+    pack: type, build: Callable[[Stack], object], *, region: str = "eu-central-1", audit: bool = True
 ) -> list[str]:
     """Rule names the pack reports for a stack that ``build`` fills."""
     app = App()
     stack = Stack(app, "Site", env={"region": region})
-    Tags.of(stack).add("dmc:data-regions", "eu-central-1 eu-west-1")
-    Tags.of(stack).add("dmc:audit-trail", "true" if audit else "false")
+    Tags.of(stack).add(tag_keys.DATA_REGIONS, "eu-central-1 eu-west-1")
+    Tags.of(stack).add(tag_keys.AUDIT_TRAIL, "true" if audit else "false")
     build(stack)
     app.synth()  # applies the tags, as a real synth does before validation
     report = pack(app).validate_scope(app)
@@ -40,12 +41,12 @@ def test_s3_versioned() -> None:
     assert findings(GxPChecks, lambda stack: s3.Bucket(stack, "B")) == ["GxP-S3Versioned"]
 
 
-def raw_bucket(lock: s3.ObjectLockRetention | None) -> Callable[[Stack], None]:
+def raw_bucket(lock: s3.ObjectLockRetention | None) -> Callable[[Stack], object]:
     def build(stack: Stack) -> None:
         bucket = s3.Bucket(
             stack, "Raw", versioned=True, object_lock_enabled=lock is not None, object_lock_default_retention=lock
         )
-        Tags.of(bucket).add("dmc:zone", "raw")
+        Tags.of(bucket).add(tag_keys.ZONE, "raw")
 
     return build
 
@@ -63,7 +64,7 @@ def test_kms_rotation() -> None:
 
 
 def test_log_retention() -> None:
-    def log_group(days: logs.RetentionDays, encrypted: bool) -> Callable[[Stack], None]:
+    def log_group(days: logs.RetentionDays, encrypted: bool) -> Callable[[Stack], object]:
         def build(stack: Stack) -> None:
             key = kms.Key(stack, "K", enable_key_rotation=True) if encrypted else None
             logs.LogGroup(stack, "L", retention=days, encryption_key=key)
@@ -76,7 +77,7 @@ def test_log_retention() -> None:
 
 
 def test_stateful_retained() -> None:
-    def bucket(policy: RemovalPolicy) -> Callable[[Stack], None]:
+    def bucket(policy: RemovalPolicy) -> Callable[[Stack], object]:
         return lambda stack: s3.Bucket(stack, "B", versioned=True, removal_policy=policy)
 
     assert findings(GxPChecks, bucket(RemovalPolicy.RETAIN)) == []
@@ -90,7 +91,7 @@ def test_stack_region() -> None:
 
 
 def test_no_external_egress() -> None:
-    def rule(action: iot.CfnTopicRule.ActionProperty) -> Callable[[Stack], None]:
+    def rule(action: iot.CfnTopicRule.ActionProperty) -> Callable[[Stack], object]:
         def build(stack: Stack) -> None:
             iot.CfnTopicRule(
                 stack,

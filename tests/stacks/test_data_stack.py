@@ -1,11 +1,14 @@
 """Data nested stack: every security-relevant setting of lake, IoT, stream, delivery and alerts."""
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Match, Template
 
+from policies import tag_keys
 from site_model.sizing import shards, throughput
 from stacks.site_app import build
 from synth_helpers import example_sites, nested_template, variant
@@ -19,11 +22,11 @@ def templates(site_stack) -> dict[str, Template]:
     return {site: nested_template(site_stack(site), "Data") for site in ("plantA", "plantB", "plantC")}
 
 
-def bucket_of_zone(template: Template, zone: str) -> dict:
+def bucket_of_zone(template: Template, zone: str) -> Mapping[str, Any]:
     (bucket,) = [
         resource
         for resource in template.find_resources("AWS::S3::Bucket").values()
-        if {"Key": "dmc:zone", "Value": zone} in resource["Properties"]["Tags"]
+        if {"Key": tag_keys.ZONE, "Value": zone} in resource["Properties"]["Tags"]
     ]
     return bucket
 

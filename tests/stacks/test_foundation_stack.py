@@ -6,6 +6,7 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Match, Template
 
+from policies import tag_keys
 from stacks.site_app import build
 from synth_helpers import example_sites, nested_template, variant
 
@@ -107,13 +108,13 @@ def test_access_log_bucket_is_private_versioned_and_tls_only(plant_a: Template) 
 def test_every_taggable_resource_carries_the_site_tags(plant_a: Template) -> None:
     for logical_id, resource in plant_a.find_resources("AWS::S3::Bucket").items():
         tags = {tag["Key"]: tag["Value"] for tag in resource["Properties"]["Tags"]}
-        assert tags["dmc:site"] == "plantA", logical_id
-        assert tags["dmc:compliance"] == "gdpr eu-gmp-annex-11"
-        assert tags["dmc:data-classification"] == "restricted"
-        assert tags["dmc:cost-centre"] == "CC-4711"
-        assert tags["dmc:enterprise"] == "acme"
+        assert tags[tag_keys.SITE] == "plantA", logical_id
+        assert tags[tag_keys.COMPLIANCE] == "gdpr eu-gmp-annex-11"
+        assert tags[tag_keys.DATA_CLASSIFICATION] == "restricted"
+        assert tags[tag_keys.COST_CENTRE] == "CC-4711"
+        assert tags[tag_keys.ENTERPRISE] == "acme"
     plant_a.has_resource_properties(
-        "AWS::EC2::VPC", {"Tags": Match.array_with([{"Key": "dmc:owner", "Value": "ot-platform@acme.example"}])}
+        "AWS::EC2::VPC", {"Tags": Match.array_with([{"Key": tag_keys.OWNER, "Value": "ot-platform@acme.example"}])}
     )
 
 
