@@ -27,7 +27,7 @@ FEATURE_FLAGS = {
 def new_app(**props: Any) -> App:
     """An App the way the CLI runs this project, with CDK's built-in CloudFormation validation off:
     `make synth` runs cfn-lint over every template instead, and the built-in engine only warns and costs
-    about 2.4 s per synth (it compiles a WASM module)."""
+    seconds per synth (it compiles a WASM module; figures in docs/performance.md)."""
     return App(builtin_cloud_formation_validation=False, **props)
 
 

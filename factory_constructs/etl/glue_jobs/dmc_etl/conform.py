@@ -114,9 +114,8 @@ class RawObjects:
     def parsed(self, spark: SparkSession, schema: T.StructType = ENVELOPE_SCHEMA) -> DataFrame:
         """One row per non-blank line, read by Spark's JSON reader with ``schema``, and its ``source_file``.
 
-        The reader parses bytes directly, cheaper than ``from_json`` over text (parse, explode and
-        write of a million values: 2.5 s against 3.7 s here), so the conformed pass uses it; it skips
-        blank lines, which carry nothing.
+        The reader parses bytes directly, cheaper than ``from_json`` over text (docs/performance.md,
+        bench-etl), so the conformed pass uses it; it skips blank lines, which carry nothing.
         """
         frame = self._reader(spark).schema(schema).options(**_PARSE_OPTIONS).json(list(self.paths))
         return frame.select(*schema.fieldNames(), F.col("_metadata.file_path").alias("source_file"))
@@ -144,8 +143,8 @@ def _sql_format(template: str, *args: str) -> str:
 
 
 # The checks and the columns built from them are SQL text: Spark parses an expression of any size in
-# one call, while each function of the Column API is a call from Python into the JVM (about 0.4 s per
-# run for these, out of about 0.6 s of planning).
+# one call, while each function of the Column API is a call from Python into the JVM (most of the
+# driver's planning time; docs/performance.md, bench-etl).
 
 
 def _record_problem(m: str) -> str:
@@ -393,7 +392,7 @@ def conform(
 
     def counted(rows: DataFrame) -> DataFrame:
         # The partition of each row is built in the projection that builds the row, compiled with it: an
-        # observed metric evaluates its own expressions interpreted, row by row (about 4% of a run).
+        # observed metric evaluates its own expressions interpreted, row by row (docs/performance.md).
         # As SQL text: one call into the JVM per metric.
         partitioned = rows.selectExpr("*", "CASE WHEN ok THEN struct(area, line, date) END AS _partition")
         return partitioned.observe(

@@ -40,8 +40,8 @@ def shaped(frame: DataFrame, columns: Columns, partition_keys: Columns) -> DataF
 def path_exists(spark: SparkSession, path: str) -> bool:
     """True when something exists at ``path``, asked of the Hadoop file system that reads it (local, S3).
 
-    A read of a missing path fails in the JVM, and turning that error into a Python exception costs
-    about 60 ms; PySpark has no public call for this, so it goes through the context's JVM handles.
+    A read of a missing path fails in the JVM, and turning that error into a Python exception is
+    slow (docs/performance.md); PySpark has no public call for this, so it goes through the context's JVM handles.
     """
     context = spark.sparkContext
     hadoop_path = context._jvm.org.apache.hadoop.fs.Path(path)  # type: ignore[union-attr]
@@ -160,23 +160,23 @@ def merge_partitions(
 
     ``observe``, when given, wraps the new rows where they enter the deduplication (for example
     ``DataFrame.observe`` over the partition keys) and returns them with the same columns: every row
-    is built there anyway, while metrics observed upstream make Spark build each row once more (about
-    half a second per million rows here).
+    is built there anyway, while metrics observed upstream make Spark build each row once more
+    (docs/performance.md, bench-etl).
 
     ``accepted``, when given, names a boolean column of ``new``: only its true rows are written, and
     the observed rows carry it too. The refused rows are dropped right above the observation, which
     Spark does not move a filter through: a filter on a computed column otherwise lands in the
     projection that computes it, where everything the check shares with the other columns is
     evaluated twice. Dropped there, before the deduplication, the aggregate's result is the written
-    row itself, with no projection after it (conform of a million values: 12% faster than a filter
-    after the aggregate, which was 8% faster than one in the projection).
+    row itself, with no projection after it (the paired measurements of each placement are in
+    docs/performance.md).
 
     One row per key is kept: the rows are sorted by key and the first of each key is kept (copies of a
     key carry the same value, so which one stays does not matter). Through the deduplication a row
     travels as its keys and one struct of the other columns, which is copied as one block instead of
     field by field: ``dropDuplicates`` copies every column of every row into an aggregation buffer,
-    about a second per million rows here. A window's ``row_number() = 1`` does the same work plus a
-    group-limit step Spark inserts before the window, about 0.3 s per million rows more here.
+    and a window's ``row_number() = 1`` does the same work plus a group-limit step Spark inserts
+    before the window (both measured in docs/performance.md).
     """
     keys = [name for name, _ in partition_keys]
     cluster = list(clustered_by) or keys

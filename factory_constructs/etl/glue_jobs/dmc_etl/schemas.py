@@ -32,7 +32,7 @@ CONFORMED_COLUMNS: Columns = [
 ]
 CONFORMED_PARTITION_KEYS: Columns = _LINE_DAY
 # Columns with a new value in nearly every row: Parquet would build a dictionary for each page only to
-# give it up, so they are written plain (measured: about 0.5 s of task time per million rows).
+# give it up, so they are written plain (measured in docs/performance.md, bench-etl).
 CONFORMED_PLAIN: tuple[str, ...] = ("ts", "value_double", "seq", "id")
 
 # Raw records or single values the conformed layer refused, with the reason. A whole record when it
