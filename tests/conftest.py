@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from stacks.site_app import build, new_app
-from stacks.site_stack import SiteStack
-from synth_helpers import example_sites
+if TYPE_CHECKING:
+    from stacks.site_stack import SiteStack
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,6 +30,10 @@ def _no_real_aws() -> None:
 @pytest.fixture(scope="session")
 def site_stack(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], SiteStack]:
     """``site_stack("plantA")``: the example site's top-level stack, built (with the gate) once per test run."""
+    # Imported here: runtime tests (edge, Lambda, Glue) run without loading the CDK.
+    from stacks.site_app import build, new_app
+    from synth_helpers import example_sites
+
     built: dict[str, SiteStack] = {}
 
     def get(site_id: str) -> SiteStack:
