@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import cast
 
-from aws_cdk import CfnResource, Stack
+from aws_cdk import CfnResource, Stack, Token
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
@@ -36,9 +36,11 @@ def resource_wildcard(resource: IConstruct, suffix: str) -> str:
 
 def asset_objects(stack: Stack, reader: str) -> tuple[str, str]:
     """The finding (and its reason) of reading CDK assets: keys are content hashes in the bootstrap bucket."""
+    # The finding names the account as the stack knows it: a token on an account-agnostic stack.
+    account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
     return (
         "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::"
-        f"cdk-hnb659fds-assets-<AWS::AccountId>-{stack.region}/*]",
+        f"cdk-hnb659fds-assets-{account}-{stack.region}/*]",
         f"{reader} read CDK assets whose object keys are content hashes in the bootstrap bucket; the grant "
         "names each asset object, the finding only sees the bucket's object wildcard.",
     )

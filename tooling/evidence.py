@@ -65,11 +65,12 @@ def _owner(stacks: dict[str, StackEvidence], construct_path: str) -> StackEviden
 
 
 def _resource_count(assembly: Path, stack: str) -> int:
-    """Resources of a stack and of its nested stacks (the nested templates sit beside it)."""
-    count = len(_template(assembly / f"{stack}.template.json").get("Resources", {}))
-    for nested in assembly.glob(f"{stack}*.nested.template.json"):
-        count += len(_template(nested).get("Resources", {}))
-    return count
+    """Resources of a stack and of its nested stacks: the nested templates are file assets of the stack
+    (a name prefix would also match the nested templates of another stack whose name starts alike)."""
+    manifest = assembly / f"{stack}.assets.json"
+    assets = _template(manifest).get("files", {}).values() if manifest.exists() else []
+    nested = [asset["source"]["path"] for asset in assets if asset["source"]["path"].endswith(".nested.template.json")]
+    return sum(len(_template(assembly / name).get("Resources", {})) for name in [f"{stack}.template.json", *nested])
 
 
 def _template(path: Path) -> dict[str, Any]:

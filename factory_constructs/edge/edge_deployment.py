@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import Stack, Token
 from aws_cdk import aws_greengrassv2 as greengrass
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
@@ -20,7 +20,7 @@ from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_s3_assets as assets
 from constructs import Construct
 
-from edge.greengrass.build_artifacts import COMPONENTS, build, recipe_with_artifact_uri
+from edge.greengrass.build_artifacts import COMPONENTS, ComponentBuild, build, recipe_with_artifact_uri
 from factory_constructs.grant_findings import acknowledge_grant_policy, asset_objects
 
 PIPELINE = COMPONENTS["tag-pipeline"]
@@ -54,7 +54,8 @@ class EdgeDeployment(Construct):
     ``transport``: "mqtt" (IoT Core over Greengrass IPC) or "stream-manager" (straight to ``stream``).
     ``canonical_units``: quantity -> unit the pipeline converts every value to.
     ``tag_map_path``: where each gateway keeps its tag map (an absolute path on the gateway).
-    ``commands`` (default None): the command handler's OPC UA server and allow-list; required with it.
+    ``commands`` (default None): the command handler's OPC UA server, certificate folder (absolute) and
+    allow-list; required with "command-handler". None deploys no command handler configuration.
     The gateways' ``token_exchange_role`` may read exactly these artifacts and, on
     stream-manager sites, put records into the site's stream.
     """
@@ -76,17 +77,32 @@ class EdgeDeployment(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         problems = []
-        if not tag_map_path.startswith("/"):
+        if not Token.is_unresolved(tag_map_path) and not tag_map_path.startswith("/"):
             problems.append(f"tag_map_path {tag_map_path!r} is not absolute; fix: give the full path on the gateway")
         if "command-handler" in components and commands is None:
             problems.append("components has command-handler but commands is None; fix: pass its CommandWrites")
-        if problems:
-            raise ValueError(f"EdgeDeployment {construct_id}: " + "; ".join(problems))
+        if (
+            commands is not None
+            and not Token.is_unresolved(commands.certificate_dir)
+            and not commands.certificate_dir.startswith("/")
+        ):
+            problems.append(
+                f"commands.certificate_dir {commands.certificate_dir!r} is not absolute; "
+                "fix: give the full path of the certificates folder on the gateway"
+            )
         stack = Stack.of(self)
         output = Path(tempfile.gettempdir()) / "dmc-assets" / f"edge-{site_id}"
-        built = build(
-            output, site_id=site_id, transport=transport, canonical_units=canonical_units, components=components
-        )
+        built: list[ComponentBuild] = []
+        try:
+            built = build(
+                output, site_id=site_id, transport=transport, canonical_units=canonical_units, components=components
+            )
+        except ValueError as error:
+            # The build checks site_id, transport, canonical_units and components (one problem a line)
+            # before it writes anything: reported with ours, so every problem shows at once.
+            problems.extend(str(error).splitlines())
+        if problems:
+            raise ValueError(f"EdgeDeployment {construct_id}: " + "; ".join(problems))
         self.versions: dict[str, greengrass.CfnComponentVersion] = {}
         for component in built:
             artifact = assets.Asset(self, f"{component.component_name}Artifact", path=str(component.zip_path))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Token
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -16,12 +16,23 @@ class AccessLogBucket(Construct):
 
     S3 server access logging delivers only to buckets encrypted with SSE-S3,
     so this one bucket cannot use the site key.
+
+    ``retention_days`` (at least 1): days a log object is kept; replaced versions go after 30 days.
+    ``removal_policy``: applies to the bucket; its objects are never deleted automatically.
     """
 
     def __init__(
         self, scope: Construct, construct_id: str, *, retention_days: int, removal_policy: RemovalPolicy
     ) -> None:
         super().__init__(scope, construct_id)
+        problems = []
+        if not Token.is_unresolved(retention_days) and retention_days < 1:
+            problems.append(
+                f"retention_days {retention_days} is below 1; fix: keep access logs at least one day "
+                "(an S3 lifecycle expiration takes a positive number of days)"
+            )
+        if problems:
+            raise ValueError(f"AccessLogBucket {construct_id}: " + "; ".join(problems))
         self.bucket = s3.Bucket(
             self,
             "Bucket",
@@ -44,8 +55,8 @@ class AccessLogBucket(Construct):
         acknowledge(
             cfn,
             ["AwsSolutions::AwsSolutions-S1", *in_regulatory_packs("S3BucketLoggingEnabled")],
-            "This bucket is the site's access-log target; logging its own access into itself would recurse, and "
-            "CloudTrail data events cover reads of it.",
+            "This bucket is the site's access-log target; logging its own access into itself would recurse. "
+            "Versioning keeps every log object's history and the bucket policy denies every request without TLS.",
         )
         acknowledge(
             cfn,

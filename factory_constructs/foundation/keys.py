@@ -14,6 +14,9 @@ class SiteKeys(Construct):
     ``data`` encrypts the lake, streams, catalog and job output; ``logs`` encrypts
     CloudWatch log groups (the logs service needs its own grant, scoped by the
     encryption context to log groups of this account and region).
+
+    ``removal_policy`` applies to both keys; a deleted key stays recoverable for its
+    30-day pending window.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, removal_policy: RemovalPolicy) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+import ipaddress
+
+from aws_cdk import RemovalPolicy, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -42,6 +44,10 @@ class SiteNetwork(Construct):
     ``api_endpoints`` the API Gateway one. ``removal_policy`` applies to the flow-log group.
     ``function_placement`` is where the site's functions run: private subnets, HTTPS out
     to the VPC only.
+
+    ``cidr`` is a /16 to /22 network address (each zone gets a /22 private subnet);
+    ``availability_zones`` are distinct zones of the stack's region (an interface endpoint
+    takes one subnet per zone).
     """
 
     def __init__(
@@ -59,10 +65,11 @@ class SiteNetwork(Construct):
         api_endpoints: bool,
     ) -> None:
         super().__init__(scope, construct_id)
-        problems = []
+        problems = _cidr_problems(cidr)
         if not availability_zones:
             problems.append("availability_zones is empty; fix: name at least one zone of the stack's region")
-        if nat_gateways < 0 or nat_gateways > len(availability_zones):
+        problems += _zone_problems(availability_zones, Stack.of(self).region)
+        if not Token.is_unresolved(nat_gateways) and not 0 <= nat_gateways <= len(availability_zones):
             problems.append(
                 f"nat_gateways {nat_gateways} is outside 0-{len(availability_zones)}; "
                 "fix: use at most one NAT gateway per availability zone"
@@ -174,3 +181,34 @@ class SiteNetwork(Construct):
             managed_policies=[policy],
         )
         return role.without_policy_updates()
+
+
+def _cidr_problems(cidr: str) -> list[str]:
+    """A VPC takes at most a /16, and every zone's private subnet is a /22."""
+    if Token.is_unresolved(cidr):
+        return []
+    try:
+        block = ipaddress.IPv4Network(cidr, strict=True)
+    except ValueError:
+        return [f"cidr {cidr!r} is not an IPv4 network address; fix: use a block such as 10.10.0.0/16"]
+    if not 16 <= block.prefixlen <= 22:
+        return [f"cidr {cidr!r} is a /{block.prefixlen}; fix: use a /16 to /22 block"]
+    return []
+
+
+def _zone_problems(zones: list[str], region: str) -> list[str]:
+    """Both fail only at deploy time: a subnet in another region's zone, and an interface endpoint
+    given two subnets of one zone."""
+    problems = []
+    resolved = [zone for zone in zones if not Token.is_unresolved(zone)]
+    if not Token.is_unresolved(region):
+        foreign = [zone for zone in resolved if not (zone.startswith(region) and len(zone) > len(region))]
+        if foreign:
+            problems.append(
+                f"availability_zones {foreign} are not zones of the stack's region {region}; "
+                f"fix: name zones such as {region}a"
+            )
+    repeated = sorted({zone for zone in resolved if resolved.count(zone) > 1})
+    if repeated:
+        problems.append(f"availability_zones names {repeated} more than once; fix: name each zone once")
+    return problems

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+import re
+
+from aws_cdk import Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
 from aws_cdk import aws_kinesis as kinesis
@@ -14,6 +16,12 @@ from factory_constructs.grant_findings import acknowledge_grant_policy, resource
 THING = "${iot:Connection.Thing.ThingName}"
 DEAD_LETTER_PREFIX = "dead-letter/iot-rules"
 AUDIT_PREFIX = "audit/commands"
+ROLE_ALIAS_SUFFIX = "-greengrass-tes"
+# The site id is one MQTT topic level (no + # /) and part of the thing type, policy and role alias names;
+# these characters are valid in all of them, and the longest derived name (the role alias) stays within 128.
+MAX_SITE_ID_CHARS = 128 - len(ROLE_ALIAS_SUFFIX)
+SITE_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_SITE_ID_CHARS}}}")
+THING_GROUP_NAME = re.compile(r"[A-Za-z0-9:_-]{1,128}")  # IoT's pattern and length for thing group names
 
 
 class SiteIot(Construct):
@@ -22,6 +30,9 @@ class SiteIot(Construct):
     Kinesis, command audit records into the raw zone, rule failures into its dead-letter prefix.
 
     Every gateway may act only as its own thing name under ``dmc/<site>/<thing>/``.
+
+    ``site_id``: 1-113 characters of ``A-Z a-z 0-9 _ -`` (a topic level, and part of the thing type,
+    policy and role alias names); ``thing_group_name``: 1-128 characters of ``A-Z a-z 0-9 : _ -``.
     """
 
     def __init__(
@@ -35,8 +46,23 @@ class SiteIot(Construct):
         raw_bucket: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
+        problems = []
+        if not Token.is_unresolved(site_id) and not SITE_ID.fullmatch(site_id):
+            problems.append(
+                f"site_id {site_id!r} is not 1-{MAX_SITE_ID_CHARS} characters of "
+                "A-Z a-z 0-9 _ - (it is one MQTT topic level, so no + # /, and names the thing type, gateway "
+                "policy and role alias); fix: pass the site's id, e.g. plantA"
+            )
+        if not Token.is_unresolved(thing_group_name) and not THING_GROUP_NAME.fullmatch(thing_group_name):
+            problems.append(
+                f"thing_group_name {thing_group_name!r} is not 1-128 characters of A-Z a-z 0-9 : _ -; "
+                "fix: rename the thing group, e.g. plantA-gateways"
+            )
+        if problems:
+            raise ValueError(f"SiteIot {construct_id}: " + "; ".join(problems))
         stack = Stack.of(self)
         self.site_id = site_id
+        self.role_alias_name = f"{site_id}{ROLE_ALIAS_SUFFIX}"
         self.thing_group = iot.CfnThingGroup(
             self,
             "ThingGroup",
@@ -62,7 +88,7 @@ class SiteIot(Construct):
         self.role_alias = iot.CfnRoleAlias(
             self,
             "RoleAlias",
-            role_alias=f"{site_id}-greengrass-tes",
+            role_alias=self.role_alias_name,
             role_arn=self.token_exchange_role.role_arn,
             credential_duration_seconds=3600,
         )
@@ -178,7 +204,7 @@ class SiteIot(Construct):
                     "Sid": "TokenExchange",
                     "Effect": "Allow",
                     "Action": "iot:AssumeRoleWithCertificate",
-                    "Resource": arn(f"rolealias/{self.site_id}-greengrass-tes"),
+                    "Resource": arn(f"rolealias/{self.role_alias_name}"),
                 },
                 {
                     "Sid": "GreengrassDataPlane",

@@ -15,7 +15,7 @@ class DataLake(Construct):
 
     ``raw_days`` / ``conformed_days`` / ``curated_days``: how long each zone keeps objects.
     ``infrequent_access_after_days`` (default None): objects move to S3 Standard-IA after that many
-    days in every zone that keeps them longer; None keeps them in S3 Standard.
+    days (at least 30) in every zone that keeps them longer; None keeps them in S3 Standard.
     ``raw_object_lock_days`` (default None): raw objects are under Object Lock (compliance mode) for
     that many days exactly when it is set; the other zones are never locked (the ETL rewrites them).
     ``removal_policy`` (default RETAIN): applies to all three buckets.

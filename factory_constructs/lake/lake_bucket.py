@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from aws_cdk import Annotations, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack, Tags, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -14,6 +14,13 @@ from policies import tag_keys
 from policies.acknowledge import acknowledge, in_regulatory_packs
 
 ZONES = ("raw", "conformed", "curated")
+# S3 refuses a lifecycle transition to Standard-IA earlier than this (PutBucketLifecycleConfiguration).
+MIN_INFREQUENT_ACCESS_DAYS = 30
+
+
+def _known(days: int | None) -> int | None:
+    """The value to validate, or None when it is unset or a token (S3 checks a token at deploy time)."""
+    return None if days is None or Token.is_unresolved(days) else days
 
 
 class LakeBucket(Construct):
@@ -21,7 +28,8 @@ class LakeBucket(Construct):
     only principals of the site's account, access logs, lifecycle and optional Object Lock.
 
     ``expiration_days``: objects (current versions) expire after that many days.
-    ``infrequent_access_after_days`` (default None): None keeps objects in S3 Standard until they expire.
+    ``infrequent_access_after_days`` (default None): objects move to S3 Standard-IA after that many days
+    (at least 30, below ``expiration_days``); None keeps them in S3 Standard until they expire.
     ``object_lock_days`` (default None): when set, objects are immutable for that many
     days in COMPLIANCE mode (no one, not even root, can shorten it); None means no Object Lock.
     ``removal_policy`` (default RETAIN): DESTROY deletes the bucket with its stack and warns in the synth.
@@ -45,16 +53,25 @@ class LakeBucket(Construct):
         problems = []
         if zone not in ZONES:
             problems.append(f"zone {zone!r} is not one of {', '.join(ZONES)}; fix: use one of them")
-        if expiration_days < 1:
-            problems.append(f"expiration_days {expiration_days} is below 1; fix: keep objects at least a day")
-        if infrequent_access_after_days is not None and infrequent_access_after_days >= expiration_days:
+        expiration = _known(expiration_days)
+        if expiration is not None and expiration < 1:
+            problems.append(f"expiration_days {expiration} is below 1; fix: keep objects at least a day")
+        infrequent_access = _known(infrequent_access_after_days)
+        if infrequent_access is not None and infrequent_access < MIN_INFREQUENT_ACCESS_DAYS:
             problems.append(
-                f"infrequent_access_after_days {infrequent_access_after_days} must be below expiration_days "
-                f"{expiration_days}; fix: lower it or keep objects longer"
+                f"infrequent_access_after_days {infrequent_access} is below {MIN_INFREQUENT_ACCESS_DAYS}, "
+                "S3's earliest transition to Standard-IA; "
+                f"fix: raise it to at least {MIN_INFREQUENT_ACCESS_DAYS}, or None to stay in S3 Standard"
             )
-        if object_lock_days is not None and not 1 <= object_lock_days <= expiration_days:
+        if infrequent_access is not None and expiration is not None and infrequent_access >= expiration:
             problems.append(
-                f"object_lock_days {object_lock_days} is outside 1-{expiration_days} (expiration_days); "
+                f"infrequent_access_after_days {infrequent_access} must be below expiration_days "
+                f"{expiration}; fix: lower it or keep objects longer"
+            )
+        lock_days = _known(object_lock_days)
+        if lock_days is not None and expiration is not None and not 1 <= lock_days <= expiration:
+            problems.append(
+                f"object_lock_days {lock_days} is outside 1-{expiration} (expiration_days); "
                 "fix: lock objects at least a day and no longer than they are kept"
             )
         if problems:
