@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from envelope.units import canonical_unit_problems
 from site_model.regions import AVAILABILITY_ZONES, EU_REGIONS
 
 Regime = Literal["gdpr", "eu-gmp-annex-11", "fda-21-cfr-part-11", "none"]
@@ -172,6 +173,15 @@ class Edge(Strict):
         "/greengrass/v2/dmc/tag-map.yaml", pattern=r"^/", description="Where each gateway keeps its tag map file."
     )
     commands: Commands | None = Field(None, description="Setpoint writes; required with the command-handler.")
+
+    @field_validator("canonical_units")
+    @classmethod
+    def _units_both_sides_convert(cls, value: dict[str, str]) -> dict[str, str]:
+        # The gateways and the conformed layer convert with the envelope's one table.
+        problems = canonical_unit_problems(value)
+        if problems:
+            raise ValueError("\n".join(problems))
+        return value
 
     @model_validator(mode="after")
     def _commands_configured(self) -> Edge:

@@ -50,7 +50,7 @@ def test_every_problem_is_reported_at_once_with_its_fix() -> None:
         parse_site_config(text)
     assert str(raised.value).splitlines() == [
         "timezone: 'Mars/Olympus' is not an IANA time zone; fix: use e.g. 'Europe/Berlin'",
-        "canonical_units.mass: 'stone' is not a mass unit; fix: use one of g, kg, t, lb",
+        "canonical_units.mass: 'stone' is not a mass unit; fix: use one of kg, g, t, lb, oz",
         "lines[0]: unknown key(s) colour; fix: use only good_count_tag, ideal_cycle_time_s, line_path, "
         "running_states, shifts, state_tag, total_count_tag",
         "lines[0].line_path: 'acme/plantA' is not enterprise/site/area/line; fix: use e.g. 'acme/p/a/l1'",
