@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -21,6 +21,7 @@ RUNTIME = lambda_.Runtime.PYTHON_3_14
 LOG_RETENTION = logs.RetentionDays.THIRTEEN_MONTHS
 VPC_ACCESS_POLICY = "service-role/AWSLambdaVPCAccessExecutionRole"
 DEFAULT_TIMEOUT = Duration.minutes(1)
+MAX_TIMEOUT_SECONDS = 900  # Lambda stops any invocation after 15 minutes
 # A site function that needs more than this is a design problem, not a capacity setting.
 MAX_RESERVED_CONCURRENCY = 100
 MIN_MEMORY_MB, MAX_MEMORY_MB = 128, 10240
@@ -44,7 +45,11 @@ class SiteFunction(Construct):
 
     ``environment`` (default none): variables the handler reads.
     ``removal_policy`` (default RETAIN): applies to the log group.
-    ``reserved_concurrency`` (default 5), ``timeout`` (default 1 minute), ``memory_mb`` (default 512).
+    ``reserved_concurrency`` (default 5, 1-100), ``timeout`` (default 1 minute, whole seconds up to 15 minutes),
+    ``memory_mb`` (default 512, 128-10240).
+
+    No dead-letter queue: how the function is invoked decides whether one can receive anything,
+    so the caller adds one or acknowledges the LambdaDLQ findings on ``function``.
     """
 
     def __init__(
@@ -66,12 +71,26 @@ class SiteFunction(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         problems = []
-        if not 1 <= reserved_concurrency <= MAX_RESERVED_CONCURRENCY:
+        if not handler_package.is_dir():
+            problems.append(
+                f"handler_package {handler_package} is not a folder; fix: pass the handler's package folder"
+            )
+        elif not _names_a_module(handler_package, handler):
+            problems.append(
+                f"handler {handler!r} names no module of handler_package {handler_package.name!r}; "
+                f"fix: use '{handler_package.name}.<module>.<function>' after a .py file in {handler_package}"
+            )
+        if not Token.is_unresolved(reserved_concurrency) and not 1 <= reserved_concurrency <= MAX_RESERVED_CONCURRENCY:
             problems.append(
                 f"reserved_concurrency {reserved_concurrency} is outside 1-{MAX_RESERVED_CONCURRENCY}; "
                 "fix: reserve at least one and at most what one site's functions need"
             )
-        if not MIN_MEMORY_MB <= memory_mb <= MAX_MEMORY_MB:
+        if not timeout.is_unresolved() and not _whole_seconds_up_to(timeout, MAX_TIMEOUT_SECONDS):
+            problems.append(
+                f"timeout {timeout.to_human_string()} is not 1-{MAX_TIMEOUT_SECONDS} whole seconds; "
+                "fix: Lambda counts whole seconds and stops a function after 15 minutes"
+            )
+        if not Token.is_unresolved(memory_mb) and not MIN_MEMORY_MB <= memory_mb <= MAX_MEMORY_MB:
             problems.append(
                 f"memory_mb {memory_mb} is outside {MIN_MEMORY_MB}-{MAX_MEMORY_MB}; fix: use a size Lambda offers"
             )
@@ -124,3 +143,17 @@ class SiteFunction(Construct):
                 )
             ],
         )
+
+
+def _names_a_module(handler_package: Path, handler: str) -> bool:
+    """Whether ``handler`` ('<package>.<module>.<function>') names a module file inside ``handler_package``."""
+    *module, function = handler.split(".")
+    if not function or not module or module[0] != handler_package.name:
+        return False
+    path = handler_package.parent.joinpath(*module)
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def _whole_seconds_up_to(duration: Duration, most: int) -> bool:
+    milliseconds = duration.to_milliseconds()
+    return milliseconds % 1000 == 0 and 1 <= milliseconds // 1000 <= most

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import CfnResource, Duration, RemovalPolicy, Size, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kinesisfirehose as firehose
@@ -25,13 +26,25 @@ RAW_PREFIX = (
 )
 # Records the transform itself could not process (Lambda errors, timeouts).
 ERROR_PREFIX = "errors/!{firehose:error-output-type}/date=!{timestamp:yyyy-MM-dd}/"
+# Firehose's limits for a destination with dynamic partitioning.
+MIN_BUFFER_MB, MAX_BUFFER_MB = 64, 128
+MIN_BUFFER_SECONDS, MAX_BUFFER_SECONDS = 60, 900
+# How long Firehose retries delivering a partition before the records go to ERROR_PREFIX.
+PARTITIONING_RETRY = Duration.seconds(300)
+# Firehose hands the transform small batches, soon: a record waits at most a minute before its check.
+TRANSFORM_BUFFER_SIZE, TRANSFORM_BUFFER_INTERVAL, TRANSFORM_RETRIES = Size.mebibytes(1), Duration.seconds(60), 3
 
 
 class RawDelivery(Construct):
     """Kinesis -> transform Lambda (envelope check, partition keys) -> S3 raw, GZIP, KMS.
 
     Invalid records land under ``failed/`` with their reason; nothing is dropped.
-    ``buffer_mb`` / ``buffer_seconds``: Firehose buffering (64+ MB with dynamic partitioning).
+    ``buffer_mb`` (64-128) / ``buffer_seconds`` (60-900): Firehose buffering towards S3;
+    dynamic partitioning needs at least 64 MB.
+    ``removal_policy`` (default RETAIN): applies to the delivery and transform log groups.
+
+    ``delivery_stream`` is the L2 stream (``metric_*``, ``grant_*``); ``role`` is the one role
+    Firehose assumes to read the stream, invoke ``transform``, write the bucket and ``log_group``.
     """
 
     def __init__(
@@ -49,11 +62,19 @@ class RawDelivery(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
-        if not 64 <= buffer_mb <= 128 or not 60 <= buffer_seconds <= 900:
-            raise ValueError(
-                f"RawDelivery {construct_id}: buffer {buffer_mb} MB / {buffer_seconds} s is outside 64-128 MB / "
-                "60-900 s; fix: dynamic partitioning needs at least 64 MB"
+        problems = []
+        if not Token.is_unresolved(buffer_mb) and not MIN_BUFFER_MB <= buffer_mb <= MAX_BUFFER_MB:
+            problems.append(
+                f"buffer_mb {buffer_mb} is outside {MIN_BUFFER_MB}-{MAX_BUFFER_MB}; "
+                "fix: dynamic partitioning needs at least 64 MB and Firehose buffers at most 128 MB"
             )
+        if not Token.is_unresolved(buffer_seconds) and not MIN_BUFFER_SECONDS <= buffer_seconds <= MAX_BUFFER_SECONDS:
+            problems.append(
+                f"buffer_seconds {buffer_seconds} is outside {MIN_BUFFER_SECONDS}-{MAX_BUFFER_SECONDS}; "
+                "fix: dynamic partitioning needs at least 60 s and Firehose buffers at most 900 s"
+            )
+        if problems:
+            raise ValueError(f"RawDelivery {construct_id}: " + "; ".join(problems))
         self.transform = SiteFunction(
             self,
             "Transform",
@@ -76,59 +97,35 @@ class RawDelivery(Construct):
         self.log_group = logs.LogGroup(
             self, "Logs", encryption_key=logs_key, retention=LOG_RETENTION, removal_policy=removal_policy
         )
-        log_stream = self.log_group.add_stream("S3Delivery")
+        # One role for source and destination (the L2 would make two): the L2 grants it exactly
+        # stream read, bucket read/write, key encrypt/decrypt, transform invoke and log writes.
         self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("firehose.amazonaws.com"))
-        stream.grant_read(self.role)
-        raw_bucket.grant_read_write(self.role)
-        key.grant_encrypt_decrypt(self.role)
-        self.transform.function.grant_invoke(self.role)
-        self.log_group.grant_write(self.role)
-        self.delivery_stream = firehose.CfnDeliveryStream(
+        self.delivery_stream = firehose.DeliveryStream(
             self,
             "DeliveryStream",
-            delivery_stream_type="KinesisStreamAsSource",
-            kinesis_stream_source_configuration=firehose.CfnDeliveryStream.KinesisStreamSourceConfigurationProperty(
-                kinesis_stream_arn=stream.stream_arn, role_arn=self.role.role_arn
-            ),
-            extended_s3_destination_configuration=firehose.CfnDeliveryStream.ExtendedS3DestinationConfigurationProperty(
-                bucket_arn=raw_bucket.bucket_arn,
-                role_arn=self.role.role_arn,
-                prefix=RAW_PREFIX,
+            source=firehose.KinesisStreamSource(stream),
+            role=self.role,
+            destination=firehose.S3Bucket(
+                raw_bucket,
+                role=self.role,
+                data_output_prefix=RAW_PREFIX,
                 error_output_prefix=ERROR_PREFIX,
-                compression_format="GZIP",
-                buffering_hints=firehose.CfnDeliveryStream.BufferingHintsProperty(
-                    size_in_m_bs=buffer_mb, interval_in_seconds=buffer_seconds
-                ),
-                encryption_configuration=firehose.CfnDeliveryStream.EncryptionConfigurationProperty(
-                    kms_encryption_config=firehose.CfnDeliveryStream.KMSEncryptionConfigProperty(
-                        awskms_key_arn=key.key_arn
+                compression=firehose.Compression.GZIP,
+                buffering_size=Size.mebibytes(buffer_mb),
+                buffering_interval=Duration.seconds(buffer_seconds),
+                encryption_key=key,
+                logging_config=firehose.EnableLogging(self.log_group),
+                dynamic_partitioning=firehose.DynamicPartitioningProps(enabled=True, retry_duration=PARTITIONING_RETRY),
+                processors=[
+                    firehose.LambdaFunctionProcessor(
+                        self.transform.function,
+                        buffer_size=TRANSFORM_BUFFER_SIZE,
+                        buffer_interval=TRANSFORM_BUFFER_INTERVAL,
+                        retries=TRANSFORM_RETRIES,
                     )
-                ),
-                cloud_watch_logging_options=firehose.CfnDeliveryStream.CloudWatchLoggingOptionsProperty(
-                    enabled=True,
-                    log_group_name=self.log_group.log_group_name,
-                    log_stream_name=log_stream.log_stream_name,
-                ),
-                dynamic_partitioning_configuration=firehose.CfnDeliveryStream.DynamicPartitioningConfigurationProperty(
-                    enabled=True, retry_options=firehose.CfnDeliveryStream.RetryOptionsProperty(duration_in_seconds=300)
-                ),
-                processing_configuration=firehose.CfnDeliveryStream.ProcessingConfigurationProperty(
-                    enabled=True,
-                    processors=[
-                        firehose.CfnDeliveryStream.ProcessorProperty(
-                            type="Lambda",
-                            parameters=[
-                                _parameter("LambdaArn", self.transform.function.function_arn),
-                                _parameter("NumberOfRetries", "3"),
-                                _parameter("BufferSizeInMBs", "1"),
-                                _parameter("BufferIntervalInSeconds", "60"),
-                            ],
-                        )
-                    ],
-                ),
+                ],
             ),
         )
-        self.delivery_stream.node.add_dependency(self.role)
         acknowledge_grant_policy(
             self.role,
             [
@@ -145,12 +142,8 @@ class RawDelivery(Construct):
             ],
         )
         acknowledge(
-            self.delivery_stream,
+            cast(CfnResource, self.delivery_stream.node.default_child),
             "AwsSolutions::AwsSolutions-KDF1",
             "A delivery stream reading from Kinesis cannot enable its own SSE; records stay encrypted by the "
             "source stream's site key and are written to S3 with the same key.",
         )
-
-
-def _parameter(name: str, value: str) -> firehose.CfnDeliveryStream.ProcessorParameterProperty:
-    return firehose.CfnDeliveryStream.ProcessorParameterProperty(parameter_name=name, parameter_value=value)
