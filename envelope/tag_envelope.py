@@ -9,7 +9,9 @@ assets and Glue jobs. Two message kinds travel on the wire as JSON objects:
   retransmission.
 * ``heartbeat``: a gateway's health figures, read by the stream alerts.
 
-Every tag value carries the gateway's monotonic sequence number and an
+A tag value is a number, a boolean or a string; a number is finite (JSON has
+no NaN or infinity: a gateway sends quality ``bad`` with the last value
+instead). Every tag value carries the gateway's monotonic sequence number and an
 idempotency key, because MQTT, stream manager and Firehose all deliver at
 least once: consumers deduplicate on ``id``.
 """
@@ -17,6 +19,7 @@ least once: consumers deduplicate on ``id``.
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -29,6 +32,10 @@ QUALITIES = ("good", "uncertain", "bad")
 
 # IoT Core refuses messages above 128 KB; a batch stays well under it.
 MAX_MESSAGE_BYTES = 128 * 1024
+# NaN, Infinity and -Infinity are not JSON numbers, though Python's json module reads and writes them;
+# strict readers refuse them (the conform job reads with allowNonNumericNumbers=false). One message for all.
+_NOT_FINITE = "not a finite number (NaN or infinity); send quality 'bad' with the last value"
+_INF = math.inf
 
 # enterprise/site/area/line for a line; enterprise/site/area/line/cell/tag for a tag.
 _SEGMENT = r"[A-Za-z0-9_.\-]+"
@@ -155,7 +162,7 @@ def _value_ok(item: Any, site: str, line: str) -> bool:
         type(path) is str
         and _path_ok(path, site, line)
         and type(value) in (int, float, bool, str)
-        and value == value  # NaN is the only value unequal to itself
+        and (type(value) is not float or -_INF < value < _INF)  # False for NaN and both infinities
         and type(item["unit"]) is str
         and item["quality"] in QUALITIES
         and type(seq) is int
@@ -197,8 +204,8 @@ def _check_value(index: int, item: Any, site: str, line: str) -> list[str]:
     value = item.get("value")
     if "value" in item and (value is None or not isinstance(value, (int, float, bool, str))):
         errors.append(f"{where}.value: {value!r} is not a number, boolean or string")
-    if isinstance(value, float) and value != value:  # NaN cannot be stored or compared
-        errors.append(f"{where}.value: NaN is not allowed; send quality 'bad' with the last value")
+    if isinstance(value, float) and not math.isfinite(value):
+        errors.append(f"{where}.value: {_NOT_FINITE}")
     if "unit" in item and not isinstance(item["unit"], str):
         errors.append(f"{where}.unit: {item['unit']!r} is not a string")
     if "quality" in item and item["quality"] not in QUALITIES:

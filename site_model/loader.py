@@ -3,30 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
 from site_model.model import Site
+from validation.messages import Describer
 
 TENANTS_DIR = Path(__file__).resolve().parent.parent / "tenants"
 
-# How to fix pydantic's own error kinds; our validators carry their own "fix:".
-_FIXES = {
-    "extra_forbidden": "remove it or check its spelling against tenants/schema.json",
-    "missing": "add it (see tenants/schema.json)",
-    "string_pattern_mismatch": "match the pattern shown",
-    "literal_error": "use one of the values shown",
-    "int_parsing": "write a whole number",
-    "int_from_float": "write a whole number",
-    "float_parsing": "write a number",
-    "bool_parsing": "write true or false",
-    "string_type": "write a quoted string",
-    "list_type": "write a YAML list",
-    "model_type": "write a mapping of the fields",
-    "dict_type": "write a mapping",
-}
+# Fixes that point at the schema or read in YAML terms; the rest are validation.messages.COMMON_FIXES.
+# Our validators carry their own "fix:" and read after the value they refused: "'10.0.0.0/33': not a ...".
+_DESCRIBER = Describer(
+    subject="(site)",
+    default_fix="see tenants/schema.json",
+    fixes={
+        "extra_forbidden": "remove it or check its spelling against tenants/schema.json",
+        "missing": "add it (see tenants/schema.json)",
+        "string_type": "write a quoted string",
+        "list_type": "write a YAML list",
+    },
+    value_separator=": ",
+)
 
 
 class SiteFileError(ValueError):
@@ -43,19 +41,6 @@ def _display(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
-
-
-def _describe(error: dict[str, Any]) -> list[str]:
-    field = ".".join(str(part) for part in error["loc"]) or "(site)"
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "value_error":
-        # Our validators may report several problems, one per line, each with its fix.
-        if not error["loc"]:
-            return message.split("\n")
-        return [f"{field}: {error['input']!r}: {line}" for line in message.split("\n")]
-    fix = _FIXES.get(error["type"], "see tenants/schema.json")
-    shown = "" if error["type"] == "missing" else f" (got {error['input']!r})"
-    return [f"{field}: {message}{shown}; fix: {fix}"]
 
 
 def load_site(path: Path) -> Site:
@@ -80,8 +65,7 @@ def load_site(path: Path) -> Site:
     try:
         return Site.model_validate(data)
     except ValidationError as error:
-        problems = [line for item in error.errors() for line in _describe(dict(item))]
-        raise SiteFileError(path, problems) from None
+        raise SiteFileError(path, _DESCRIBER.describe(error.errors())) from None
 
 
 def load_sites(folder: Path = TENANTS_DIR) -> dict[str, Site]:

@@ -13,9 +13,10 @@ The CDK app calls, once per site::
         asset.grant_read(<the site's token exchange role>)          # the core downloads the artifact
 
 Each component's artifact is one zip, ``dmc_edge.zip``: the ``edge`` package
-(without tests or caches) and the ``envelope`` package, with
-``edge/requirements.txt`` inside. Entries are sorted, timestamps and
-permissions fixed, so the same sources give the same bytes. The version is
+(without tests or caches), the ``envelope`` package and the ``validation``
+package (how configuration problems read), with ``edge/requirements.txt``
+inside. Entries are sorted, timestamps and permissions fixed, so the same
+sources give the same bytes. The version is
 ``1.0.<n>``, ``n`` from the SHA-256 of the zip and the recipe: the same content
 keeps its version (a deployment is a no-op), any change gets a new one.
 
@@ -46,7 +47,7 @@ PLACEHOLDER_URI = f"s3://dmc-artifact-placeholder/{ARTIFACT_NAME}"
 COMPONENTS = {"tag-pipeline": "com.dmc.TagPipeline", "command-handler": "com.dmc.CommandHandler"}
 STREAM_MANAGER = "aws.greengrass.StreamManager"
 
-_PACKAGES = ("edge", "envelope")
+_PACKAGES = ("edge", "envelope", "validation")  # top-level packages the edge code imports
 _SUFFIXES = {".py", ".txt", ".json", ".yaml"}  # code, requirements, schemas, example tag maps
 _EXCLUDED_PARTS = {"__pycache__", "tests"}
 # Development entry points for this machine (make edge-run): they need the repo's site model and mosquitto.

@@ -12,6 +12,7 @@ MQTT topics beyond ``dmc/<site>/{iot:thingName}/...``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from edge.commands.handler import Setpoint
 from edge.sources.opcua import OpcUaSettings
 from edge.transports.stream_manager import StreamManagerSettings
+from validation.messages import Describer
 
 SITE_ID_PATTERN = r"^[a-z][A-Za-z0-9]{1,19}$"  # as the site model's Site.id
 THING_NAME = "{iot:thingName}"  # recipe variable, interpolated by the nucleus (>= 2.6.0) in accessControl
@@ -26,25 +28,12 @@ MQTT_PROXY = "aws.greengrass.ipc.mqttproxy"
 PUBLISH = "aws.greengrass#PublishToIoTCore"
 SUBSCRIBE = "aws.greengrass#SubscribeToIoTCore"
 
-# How to fix pydantic's own error kinds; our validators carry their own "fix:".
-_FIXES = {
-    "missing": "add the key",
-    "extra_forbidden": "remove the key or correct its spelling",
-    "literal_error": "use one of the values shown",
-    "string_pattern_mismatch": "write a value matching the pattern shown",
-    "string_type": "write a string",
-    "dict_type": "write a mapping",
-    "list_type": "write a list",
-    "model_type": "write a mapping",
-    "too_short": "add at least one entry",
-    "int_parsing": "write a whole number",
-    "float_parsing": "write a number",
-    "bool_parsing": "write true or false",
-    "greater_than": "use a larger number",
-    "greater_than_equal": "use a larger number",
-    "less_than": "use a smaller number",
-    "less_than_equal": "use a smaller number",
-}
+# Fixes in the terms of a configuration (keys); the rest are validation.messages.COMMON_FIXES.
+_DESCRIBER = Describer(
+    subject="configuration",
+    default_fix="see the configuration models in edge/greengrass/config.py",
+    fixes={"missing": "add the key", "extra_forbidden": "remove the key or correct its spelling"},
+)
 
 
 class ConfigurationError(ValueError):
@@ -59,21 +48,7 @@ def describe(
     error: ValidationError, prefix: str = "", reference: str = "the configuration models in edge/greengrass/config.py"
 ) -> list[str]:
     """One line per problem: ``key.path: what is wrong (got value); fix: how`` (else: see ``reference``)."""
-    lines: list[str] = []
-    for item in error.errors():
-        key = prefix
-        for part in item["loc"]:
-            key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
-        message = str(item["msg"]).removeprefix("Value error, ")
-        if item["type"] == "value_error":  # our own validators: their message names the fix
-            if item["loc"] and isinstance(item["loc"][-1], str):  # a field's validator: show the value it refused
-                message = f"{item['input']!r} {message}"
-            lines.extend(f"{key}: {line}" if key else line for line in message.split("\n"))
-            continue
-        got = "" if item["type"] == "missing" else f" (got {item['input']!r})"
-        fix = _FIXES.get(item["type"], f"see {reference}")
-        lines.append(f"{key or 'configuration'}: {message}{got}; fix: {fix}")
-    return lines
+    return replace(_DESCRIBER, default_fix=f"see {reference}").describe(error.errors(), prefix=prefix)
 
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -143,7 +118,7 @@ class TagPipelineConfig(_Component):
     spool_path: str = Field(default="spool.db", min_length=1, description="Spool file, relative to the work folder.")
     runner: dict[str, Any] = Field(
         default_factory=dict,
-        description="RunnerConfig options of edge/pipeline/runner.py: batch_bytes, linger_s, heartbeat_interval_s, ...",
+        description="RunnerConfig options of edge/pipeline/runner.py: spool_fsync, batch_bytes, linger_s, ...",
     )
 
     @model_validator(mode="after")

@@ -45,7 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edge.pipeline.health import Health
 from edge.pipeline.pipeline import Pipeline
-from edge.pipeline.spool import Spool
+from edge.pipeline.spool import FSYNC_DEFAULT, Spool
 from edge.pipeline.tag_map import TagMap
 from edge.readings import Source, Transport, TransportError
 from edge.sources.backoff import Backoff, ReconnectSettings
@@ -66,7 +66,11 @@ class RunnerConfig(BaseModel):
     spool_max_bytes: int = Field(
         256 * 1024 * 1024, ge=2 * MAX_MESSAGE_BYTES, description="Payload bytes the spool holds before evicting."
     )
-    spool_fsync: bool = Field(False, description="Flush each batch to disk (survives power cuts, costs a sync).")
+    spool_fsync: bool = Field(
+        FSYNC_DEFAULT,
+        description="Flush each spool commit to disk, so accepted batches survive a power cut; false saves the "
+        "flushes and survives only a killed process.",
+    )
     # Half the message limit: a batch never passes max(batch_bytes, one value), and one value stays far below.
     batch_bytes: int = Field(32 * 1024, ge=1024, le=MAX_MESSAGE_BYTES // 2, description="Target size of a batch.")
     linger_s: float = Field(2.0, gt=0, le=300, description="Longest time a value waits in an open batch.")

@@ -7,9 +7,13 @@ append commits the batch together with the counters that must never go back
 transaction: after a SIGKILL or power cut the spool and the counters agree, so a
 restart neither loses an accepted batch nor reuses a sequence number.
 
-WAL with ``synchronous=NORMAL`` survives a killed process; a power cut may lose
-the last commits before the OS wrote them. ``fsync=True`` (``synchronous=FULL``)
-closes that gap at the cost of one disk flush per batch.
+Durable on power loss by default: with ``fsync=True`` (WAL, ``synchronous=FULL``)
+every commit waits for its flush to disk, so a batch that ``append`` accepted
+survives a power cut of the gateway, at one flush per commit (a batch's append,
+its delivery attempt and its confirmation). ``fsync=False``
+(``synchronous=NORMAL``) still survives a killed process, but a power cut may
+lose the last commits before the OS wrote them. ``make bench-edge`` measures
+both.
 
 Overflow policy, explicit and counted: the spool holds at most ``max_bytes`` of
 payload; a new batch that does not fit evicts the oldest batches (never the one
@@ -36,6 +40,10 @@ CREATE TABLE IF NOT EXISTS records (
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+_SYNCHRONOUS_FULL = 2  # what PRAGMA synchronous reads back for FULL (NORMAL is 1)
+
+# Decided here only: RunnerConfig.spool_fsync, the components' runner option, defaults to it.
+FSYNC_DEFAULT = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +58,9 @@ class Record:
 
 
 class Spool:
-    """Oldest-first queue of messages awaiting delivery; survives restarts."""
+    """Oldest-first queue of messages awaiting delivery; survives restarts and, with ``fsync``, power cuts."""
 
-    def __init__(self, path: Path, *, max_bytes: int, fsync: bool = False) -> None:
+    def __init__(self, path: Path, *, max_bytes: int, fsync: bool = FSYNC_DEFAULT) -> None:
         if max_bytes < 2 * MAX_MESSAGE_BYTES:
             raise ValueError(
                 f"spool max_bytes {max_bytes} cannot hold a message being sent and a new one; "
@@ -92,6 +100,11 @@ class Spool:
             counters.items(),
         )
         self._counters.update(counters)
+
+    @property
+    def fsync(self) -> bool:
+        """Whether each commit waits for its flush to disk, as the open database reports it."""
+        return bool(self._db.execute("PRAGMA synchronous").fetchone()[0] == _SYNCHRONOUS_FULL)
 
     @property
     def depth(self) -> int:

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.dataclasses import dataclass
 
 from edge.pipeline.units import conversion
+from validation.messages import Describer
 
 SourceName = Literal["simulator", "opcua", "modbus"]
 Kind = Literal["analog", "counter", "state"]
@@ -44,25 +45,19 @@ Segment = Annotated[str, Field(pattern=rf"^{_SEGMENT}$", min_length=1, max_lengt
 _TAG_PATH = re.compile(rf"^{_SEGMENT}(/{_SEGMENT}){{3}}$")
 SCHEMA_PATH = Path(__file__).with_name("tag-map.schema.json")
 
-# How to fix pydantic's own error kinds; our validators carry their own "fix:".
-_UNKNOWN_FIELD = ("extra_forbidden", "unexpected_keyword_argument")  # BaseModel and dataclass spellings
-_FIXES = {
-    **dict.fromkeys(_UNKNOWN_FIELD, "remove it or check its spelling against edge/pipeline/tag-map.schema.json"),
-    "missing": "add it (see edge/pipeline/tag-map.schema.json)",
-    "string_pattern_mismatch": "use letters, digits, '_', '.' or '-' only",
-    "string_too_short": "write a non-empty value",
-    "string_too_long": "shorten it",
-    "literal_error": "use one of the values shown",
-    "float_parsing": "write a number",
-    "greater_than": "use a larger number",
-    "greater_than_equal": "use a larger number",
-    "less_than_equal": "use a smaller number",
-    "string_type": "write a quoted string",
-    "list_type": "write a list",
-    "too_short": "list at least one tag",
-    "model_type": "write a mapping of the fields",
-    "dict_type": "write a mapping",
-}
+# Fixes that point at the schema or suit tag maps; the rest are validation.messages.COMMON_FIXES.
+_DESCRIBER = Describer(
+    subject="(tag map)",
+    default_fix="see edge/pipeline/tag-map.schema.json",
+    fixes={
+        "extra_forbidden": "remove it or check its spelling against edge/pipeline/tag-map.schema.json",
+        "missing": "add it (see edge/pipeline/tag-map.schema.json)",
+        "string_pattern_mismatch": "use letters, digits, '_', '.' or '-' only",
+        "string_too_short": "write a non-empty value",
+        "string_type": "write a quoted string",
+        "too_short": "list at least one tag",
+    },
+)
 
 
 class _Strict(BaseModel):
@@ -198,33 +193,6 @@ def unit_problems(tag_map: TagMap, canonical_units: Mapping[str, str]) -> list[s
     return problems
 
 
-def _field(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        if part == "[key]":  # pydantic's marker for a bad mapping key
-            text += " (key)"
-        else:
-            text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _describe(error: Mapping[str, Any]) -> list[str]:
-    field = _field(tuple(error["loc"]))
-    message = "is not a known field" if error["type"] in _UNKNOWN_FIELD else str(error["msg"])
-    message = message.removeprefix("Value error, ")
-    if error["type"] == "value_error":
-        # Our validators report several problems, one per line, each naming its value and fix.
-        lines = message.split("\n")
-        if not field:
-            return lines
-        if isinstance(error["loc"][-1], str):  # a field's own validator: show the value it rejected
-            return [f"{field}: {error['input']!r} {line}" for line in lines]
-        return [f"{field}: {line}" for line in lines]
-    fix = _FIXES.get(error["type"], "see edge/pipeline/tag-map.schema.json")
-    shown = "" if error["type"] == "missing" else f" (got {error['input']!r})"
-    return [f"{field or '(tag map)'}: {message}{shown}; fix: {fix}"]
-
-
 def parse_tag_map(data: Any, *, origin: str, canonical_units: Mapping[str, str]) -> TagMap:
     """Validate decoded tag map data (e.g. a Greengrass component configuration); ``origin`` names it in errors."""
     if not isinstance(data, dict):
@@ -234,7 +202,7 @@ def parse_tag_map(data: Any, *, origin: str, canonical_units: Mapping[str, str])
     try:
         tag_map = TagMap.model_validate(data)
     except ValidationError as error:
-        raise TagMapError(origin, [line for item in error.errors() for line in _describe(item)]) from None
+        raise TagMapError(origin, _DESCRIBER.describe(error.errors())) from None
     problems = unit_problems(tag_map, canonical_units)
     if problems:
         raise TagMapError(origin, problems)

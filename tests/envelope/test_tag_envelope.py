@@ -73,7 +73,6 @@ def test_a_well_formed_batch_and_heartbeat_pass_and_round_trip() -> None:
             {"path": "acme/plantA/filling"},
             "values[0].path: 'acme/plantA/filling' is not enterprise/site/area/line/cell/tag",
         ),
-        ({"value": math.nan}, "values[0].value: NaN is not allowed; send quality 'bad' with the last value"),
         ({"value": None}, "values[0].value: None is not a number, boolean or string"),
         ({"value": [1]}, "values[0].value: [1] is not a number, boolean or string"),
         ({"quality": "ok"}, "values[0].quality: 'ok' is not one of good, uncertain, bad"),
@@ -89,6 +88,31 @@ def test_a_well_formed_batch_and_heartbeat_pass_and_round_trip() -> None:
 def test_each_bad_value_is_named(changes: dict, problem: str) -> None:
     (error,) = validate(batch(value(**changes)))
     assert error.startswith(problem)
+
+
+NOT_FINITE = "values[0].value: not a finite number (NaN or infinity); send quality 'bad' with the last value"
+
+
+@pytest.mark.parametrize("number", [math.nan, math.inf, -math.inf], ids=["nan", "+inf", "-inf"])
+def test_a_value_that_is_not_a_finite_number_is_refused_with_one_message(number: float) -> None:
+    assert validate(batch(value(value=number))) == [NOT_FINITE]
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_a_non_finite_number_on_the_wire_is_refused(literal: str) -> None:
+    # Python's json writes these non-JSON literals for float("nan") and the infinities, and reads them back.
+    wire = encode(batch()).replace(b'"value":21.5', b'"value":' + literal.encode())
+    assert literal.encode() in wire
+    with pytest.raises(ValueError) as caught:
+        decode(wire)
+    assert str(caught.value) == NOT_FINITE
+
+
+def test_finite_numbers_of_every_kind_pass() -> None:
+    extremes = [
+        value(value=number, seq=index) for index, number in enumerate((1.7976931348623157e308, -0.0, 10**30, 0))
+    ]
+    assert validate(batch(*extremes)) == []
 
 
 def test_a_missing_field_is_named() -> None:

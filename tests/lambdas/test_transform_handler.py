@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from typing import Any
 
 import pytest
@@ -105,6 +106,23 @@ def test_poison_records_never_raise_and_keep_their_reason(poison: bytes, reason:
     failure = failed_body(result)
     assert reason in failure["error"]
     assert base64.b64decode(failure["data_base64"]) == poison
+
+
+@pytest.mark.parametrize("number", [math.nan, math.inf, -math.inf], ids=["nan", "+inf", "-inf"])
+def test_a_value_that_is_not_a_finite_number_fails_the_record_with_one_reason(number: float) -> None:
+    # Python's json.dumps writes NaN, Infinity and -Infinity, which are not JSON: written under tags/ they
+    # would break every reader of the raw zone.
+    message = tags(batch_seq=1)
+    message["values"][1]["value"] = number
+    original = encode(message)
+
+    (result,) = transform(firehose_record(original, record_id="5"))
+
+    failure = failed_body(result)
+    assert failure["error"] == (
+        "values[1].value: not a finite number (NaN or infinity); send quality 'bad' with the last value"
+    )
+    assert base64.b64decode(failure["data_base64"]) == original
 
 
 def test_data_that_is_not_base64_is_kept_as_received() -> None:

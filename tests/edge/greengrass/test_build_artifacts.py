@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from component_configs import UNITS
 
 from edge.greengrass.build_artifacts import ROOT, build
 
-SOURCES = ("edge", "envelope")
+SOURCES = ("edge", "envelope", "validation")
 
 
 @pytest.fixture
@@ -63,11 +65,52 @@ def test_the_zip_holds_the_packages_without_tests_or_caches(source_tree: Path, t
         entries = archive.infolist()
     names = [entry.filename for entry in entries]
     assert names == sorted(names)
-    assert {"edge/requirements.txt", "edge/greengrass/tag_pipeline.py", "envelope/tag_envelope.py"} <= set(names)
+    assert {
+        "edge/requirements.txt",
+        "edge/greengrass/tag_pipeline.py",
+        "envelope/tag_envelope.py",
+        "validation/__init__.py",
+        "validation/messages.py",
+    } <= set(names)
     assert not [name for name in names if "tests/" in name or name.endswith(".pyc")]
     assert "edge/run_local.py" not in names and "edge/pipeline/local_mosquitto.py" not in names
     assert {entry.date_time for entry in entries} == {(1980, 1, 1, 0, 0, 0)}
     assert {name.split("/")[0] for name in names} == set(SOURCES)
+
+
+# A fresh interpreter whose path holds only the unpacked artifact and the installed packages (edge/requirements.txt).
+PROBE = """
+import sys
+sys.path[:] = [p for p in sys.path if p not in ("", {root!r})]
+sys.path.insert(0, {unpacked!r})
+import edge.greengrass.tag_pipeline, edge.greengrass.command_handler
+from edge.greengrass.config import ConfigurationError, TagPipelineConfig, parse
+try:
+    parse(TagPipelineConfig, {{"site_id": "plantA", "transport": "mqtt", "canonical_units": {{}}, "tag_map": {{}}}})
+except ConfigurationError as error:
+    print(*error.problems, sep="\\n")
+outside = {{"factory_constructs", "site_model", "stacks", "aws_cdk"}}
+print(sorted(name for name in sys.modules if name.split(".")[0] in outside))
+print(sorted({{module.__file__.startswith({unpacked!r}) for name, module in sys.modules.items()
+             if name.split(".")[0] in ("edge", "envelope", "validation") and getattr(module, "__file__", None)}}))
+"""
+
+
+def test_the_components_run_from_the_unpacked_artifact_alone(tmp_path: Path) -> None:
+    (component, *_) = build(tmp_path / "out", site_id="plantA", canonical_units=UNITS)
+    unpacked = tmp_path / "dmc_edge"
+    with zipfile.ZipFile(component.zip_path) as archive:
+        archive.extractall(unpacked)
+
+    probe = PROBE.format(root=str(ROOT), unpacked=str(unpacked))
+    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=False)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "tag_map: is not a known field (got {}); fix: remove the key or correct its spelling",
+        "[]",  # nothing of the CDK side
+        "[True]",  # every project module came from the artifact
+    ]
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,7 @@ def test_deployment_with_bad_keys_is_rejected_naming_each(pipeline_configuration
     assert report.message == (
         "com.dmc.TagPipeline configuration rejected:\n"
         "transport: Input should be 'mqtt' or 'stream-manager' (got 'kinesis'); fix: use one of the values shown\n"
-        "tag_map: Extra inputs are not permitted (got {}); fix: remove the key or correct its spelling"
+        "tag_map: is not a known field (got {}); fix: remove the key or correct its spelling"
     )
 
 
