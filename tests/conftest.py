@@ -29,7 +29,7 @@ def _no_real_aws() -> None:
 
 @pytest.fixture(scope="session")
 def site_stack(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], SiteStack]:
-    """``site_stack("plantA")``: the example site's top-level stack, built (with the gate) once per test run."""
+    """``site_stack("plantA")``: the example site's top-level stack, synthesized under the gate once per test run."""
     # Imported here: runtime tests (edge, Lambda, Glue) run without loading the CDK.
     from stacks.site_app import build, new_app
     from synth_helpers import example_sites
@@ -40,6 +40,7 @@ def site_stack(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Site
         if site_id not in built:
             app = new_app(outdir=str(tmp_path_factory.mktemp(site_id)), context={"site": site_id})
             (built[site_id],) = build(app, example_sites())
+            app.synth()  # the gate runs; the cloud assembly is in app.outdir
         return built[site_id]
 
     return get

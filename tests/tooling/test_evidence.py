@@ -270,7 +270,7 @@ def test_findings_and_acknowledgments_go_to_the_stack_of_their_construct_path(tm
     }
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     (tmp_path / "validation-report.json").write_text(json.dumps(report))
-    template = {"Resources": {"A": {}, "B": {}}}
+    template: dict[str, dict[str, object]] = {"Resources": {"A": {}, "B": {}}}
     for name in ("plantA.template.json", "plantAData1234ABCD.nested.template.json", "plantB.template.json"):
         (tmp_path / name).write_text(json.dumps(template))
     nested = {"files": {"1234": {"source": {"path": "plantAData1234ABCD.nested.template.json"}}}}
