@@ -41,8 +41,8 @@ def asset_objects(stack: Stack, reader: str) -> tuple[str, str]:
     return (
         "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::"
         f"cdk-hnb659fds-assets-{account}-{stack.region}/*]",
-        f"{reader} read CDK assets whose object keys are content hashes in the bootstrap bucket; the grant "
-        "names each asset object, the finding only sees the bucket's object wildcard.",
+        f"{reader} read CDK assets, stored under content-hash keys in the account's CDK bootstrap bucket; "
+        "the grant is read-only on that one bucket's objects, which hold only deployment assets.",
     )
 
 

@@ -129,7 +129,9 @@ class Line(Strict):
 
 class Alerts(Strict):
     heartbeat_interval_s: int = Field(60, ge=10, le=3600, description="Gateways send health this often.")
-    window_s: int = Field(300, ge=60, le=900, description="Tumbling window of the stream alerts.")
+    window_s: int = Field(
+        300, ge=60, le=900, multiple_of=60, description="Tumbling window of the stream alerts (whole minutes)."
+    )
     client_ratio_threshold: float = Field(0.8, gt=0, le=1, description="Alert when clients/max reaches this.")
     retransmission_rate_threshold: float = Field(0.05, gt=0, le=1, description="Alert above this retransmit rate.")
     email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+$", description="Subscribed to the alert topic.")

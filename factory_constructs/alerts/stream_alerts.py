@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -28,6 +30,8 @@ RETRY_ATTEMPTS = 3
 MAX_RECORD_AGE = Duration.hours(6)
 # Lambda's tumbling windows last at most 15 minutes.
 MIN_WINDOW_S, MAX_WINDOW_S = 60, 900
+# SNS refuses a subscription endpoint that is not an address at deploy time.
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
 class StreamAlerts(Construct):
@@ -36,7 +40,8 @@ class StreamAlerts(Construct):
 
     The window state of each shard is carried between windows in a DynamoDB table.
     Failed batches (after bisecting and bounded retries) go to an SQS queue.
-    ``window_s``: the tumbling window, 60-900 s; the silence alarm uses the same period.
+    ``window_s``: the tumbling window, 60-900 s in whole minutes; the silence alarm uses the same period
+    (CloudWatch alarm periods above 30 s are multiples of 60).
     ``client_ratio_threshold`` / ``retransmission_rate_threshold``: alert when clients/max reaches,
     or the retransmission rate exceeds, that share (above 0, at most 1).
     ``email`` (default None): an address subscribed to the alert topic.
@@ -70,16 +75,23 @@ class StreamAlerts(Construct):
                 f"window_s {window_s} is outside {MIN_WINDOW_S}-{MAX_WINDOW_S}; fix: Lambda tumbling windows last "
                 "at most 15 minutes"
             )
+        elif window_s % 60:
+            problems.append(
+                f"window_s {window_s} is not a whole number of minutes; fix: use a multiple of 60, the silence "
+                "alarm's period must be one"
+            )
         for name, value in (
             ("client_ratio_threshold", client_ratio_threshold),
             ("retransmission_rate_threshold", retransmission_rate_threshold),
         ):
             if not 0 < value <= 1:
                 problems.append(f"{name} {value} is outside (0, 1]; fix: give a share, e.g. 0.8")
+        if email is not None and not Token.is_unresolved(email) and not EMAIL_RE.match(email):
+            problems.append(f"email {email!r} is not an e-mail address; fix: give one like ops@example.com, or None")
         if problems:
             raise ValueError(f"StreamAlerts {construct_id}: " + "; ".join(problems))
         self.topic = sns.Topic(self, "Topic", display_name=f"{site_id} stream alerts", master_key=key, enforce_ssl=True)
-        if email:
+        if email is not None:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
         self.bus = events.EventBus(self, "Bus", kms_key=key)
         self.carry_table = dynamodb.TableV2(
@@ -161,9 +173,37 @@ class StreamAlerts(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
         )
         self.silence_alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
+        self._let_alarms_publish(key)
         acknowledge(
             function,
             in_regulatory_packs("LambdaDLQ"),
             "The function is driven by a Kinesis event source mapping, not invoked asynchronously; its failed "
             "batches go to the mapping's SQS on-failure destination instead.",
+        )
+
+    def _let_alarms_publish(self, key: kms.IKey) -> None:
+        """CloudWatch publishes alarm actions as its service principal: the topic's policy (which enforce_ssl
+        makes explicit, so nothing is allowed by default) and the topic's key must both admit it."""
+        stack = Stack.of(self)
+        alarms_here = stack.format_arn(
+            service="cloudwatch", resource="alarm", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+        )
+        conditions = {"StringEquals": {"aws:SourceAccount": stack.account}, "ArnLike": {"aws:SourceArn": alarms_here}}
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions=conditions,
+            )
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublishToEncryptedTopics",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy "*" means this key
+                conditions=conditions,
+            )
         )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from aws_cdk import Stack
+from aws_cdk import Stack, Token
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -21,6 +22,9 @@ GLUE_VERSION = "5.0"
 # Late data from a gateway's spool is picked up by the next hourly run.
 SCHEDULE = "cron(15 * * * ? *)"
 GLUE_SERVICE_POLICY = "service-role/AWSGlueServiceRole"
+# How much of a bad --site_config a message shows.
+_SHOWN_CHARS = 60
+_JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
 
 
 class EtlJobs(Construct):
@@ -31,6 +35,9 @@ class EtlJobs(Construct):
     curated job on the conformed job's success. raw_to_conformed reads only raw objects
     modified since its last successful run (its watermark); conformed_to_curated
     recomputes the last ``--lookback_days`` days.
+
+    ``site_config`` is passed verbatim as ``--site_config``: the text of a JSON object, which the
+    jobs parse with ``dmc_etl.config.parse_site_config`` before any Spark work.
     """
 
     def __init__(
@@ -47,6 +54,9 @@ class EtlJobs(Construct):
         logs_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
+        problem = _site_config_problem(site_config)
+        if problem:
+            raise ValueError(f"EtlJobs {construct_id}: {problem}")
         stack = Stack.of(self)
         self.security_configuration = glue.CfnSecurityConfiguration(
             self,
@@ -160,3 +170,19 @@ class EtlJobs(Construct):
             security_configuration=self.security_configuration.ref,
             execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=1),
         )
+
+
+def _site_config_problem(site_config: str) -> str | None:
+    """Why ``site_config`` is not the text of a JSON object, or None (also for an unresolved token)."""
+    if Token.is_unresolved(site_config):
+        return None
+    shown = site_config if len(site_config) <= _SHOWN_CHARS else site_config[: _SHOWN_CHARS - 3] + "..."
+    fix = "fix: pass the site's ETL config as a JSON object text, e.g. json.dumps of a dict"
+    try:
+        value = json.loads(site_config)
+    except json.JSONDecodeError as error:
+        return f"site_config {shown!r} is not JSON ({error}); {fix}"
+    if not isinstance(value, dict):
+        kind = "null" if value is None else _JSON_TYPES[type(value)]
+        return f"site_config {shown!r} is {kind}, not a JSON object; {fix}"
+    return None

@@ -6,7 +6,9 @@ no partition is ever missing from a query: areas and lines come from the site mo
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, Stack
+import re
+
+from aws_cdk import RemovalPolicy, Stack, Token
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -19,6 +21,7 @@ from factory_constructs.etl.glue_jobs.schemas import (
     REJECTS_PARTITION_KEYS,
     Columns,
 )
+from factory_constructs.lake.lake_bucket import ZONES
 
 PROJECTION_START = "2024-01-01"
 PARQUET = {
@@ -38,10 +41,18 @@ RAW_TAG_COLUMNS: Columns = [
     ("values", "array<struct<path:string,value:string,unit:string,quality:string,ts:string,seq:bigint,id:string>>"),
 ]
 RAW_PARTITION_KEYS: Columns = [("area", "string"), ("line", "string"), ("date", "string"), ("hour", "string")]
+# Glue accepts more, but Athena reads only database names of lowercase letters, digits and underscores.
+DATABASE_NAME_RE = re.compile(r"^[a-z0-9_]{1,255}$")
 
 
 class LakeCatalog(Construct):
-    """Databases ``<site>_raw``, ``<site>_conformed``, ``<site>_curated`` and their tables."""
+    """Databases ``<site>_raw``, ``<site>_conformed``, ``<site>_curated`` (site id in lower case) and their tables.
+
+    ``raw.tags`` reads the raw zone's JSON Lines; ``conformed.tag_values``, ``conformed.rejects`` and
+    the curated tables read the ETL's Parquet output. ``areas`` and ``lines`` (at least one each,
+    duplicates ignored) are the values partition projection offers for the ``area`` and ``line`` keys.
+    ``removal_policy`` (default RETAIN): applies to the three databases.
+    """
 
     def __init__(
         self,
@@ -54,14 +65,31 @@ class LakeCatalog(Construct):
         raw: s3.IBucket,
         conformed: s3.IBucket,
         curated: s3.IBucket,
-        removal_policy: RemovalPolicy,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
+        problems = []
+        if not Token.is_unresolved(site_id):
+            names = [f"{site_id.lower()}_{zone}" for zone in ZONES]
+            invalid = [name for name in names if not DATABASE_NAME_RE.match(name)]
+            if invalid:
+                problems.append(
+                    f"site_id {site_id!r} gives the Glue database name(s) {', '.join(invalid)}, which must be "
+                    "lowercase letters, digits and underscores of at most 255 characters; fix: use a site id of "
+                    "letters, digits and underscores of at most 245 characters"
+                )
+        for prop, values in (("areas", areas), ("lines", lines)):
+            if not values:
+                problems.append(
+                    f"{prop} {values!r} is empty; fix: give at least one, partition projection enumerates them"
+                )
+        if problems:
+            raise ValueError(f"LakeCatalog {construct_id}: " + "; ".join(problems))
         self._removal_policy = removal_policy
         self._catalog_id = Stack.of(self).account
         self._areas = ",".join(sorted(set(areas)))
         self._lines = ",".join(sorted(set(lines)))
-        self.databases = {zone: self._database(site_id, zone) for zone in ("raw", "conformed", "curated")}
+        self.databases = {zone: self._database(site_id, zone) for zone in ZONES}
         self.raw_tags = self._table(
             "RawTags",
             "raw",

@@ -1,0 +1,384 @@
+"""EtlJobs on a bare stack: security configuration, jobs, workflow, the role's grants, validation, nag."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+from aws_cdk import CfnParameter, Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Match, Template
+
+from construct_helpers import ACCOUNT, REGION, access_logs, bare_stack, site_keys, unacknowledged_findings
+from factory_constructs.etl.etl_jobs import GLUE_JOBS, EtlJobs
+from factory_constructs.lake.lake_bucket import LakeBucket
+from site_model.etl_config import site_config_argument
+from synth_helpers import example_sites
+
+pytestmark = pytest.mark.synth
+
+ASSETS_BUCKET = f"cdk-hnb659fds-assets-{ACCOUNT}-{REGION}"
+READ = ["s3:GetObject*", "s3:GetBucket*", "s3:List*"]
+READ_WRITE = [
+    *READ,
+    "s3:DeleteObject*",
+    "s3:PutObject",
+    "s3:PutObjectLegalHold",
+    "s3:PutObjectRetention",
+    "s3:PutObjectTagging",
+    "s3:PutObjectVersionTagging",
+    "s3:Abort*",
+]
+ENCRYPT_DECRYPT = ["kms:Decrypt", "kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"]
+FIX = "fix: pass the site's ETL config as a JSON object text, e.g. json.dumps of a dict"
+
+
+def plant_a_config() -> str:
+    return site_config_argument(example_sites()["plantA"])
+
+
+class Built(NamedTuple):
+    stack: Stack
+    buckets: dict[str, s3.IBucket]
+    key: kms.IKey
+    logs_key: kms.IKey
+    etl: EtlJobs
+
+    def template(self) -> Template:
+        return Template.from_stack(self.stack)
+
+    def resolve(self, value: Any) -> Any:
+        return self.stack.resolve(value)
+
+    def s3_url(self, zone: str, path: str) -> Any:
+        return self.resolve(f"s3://{self.buckets[zone].bucket_name}/{path}")
+
+    def ref(self, construct: Any) -> Any:
+        return self.resolve(construct.ref)
+
+    def job_properties(self, job_id: str) -> dict[str, Any]:
+        job = self.etl.node.find_child(job_id)
+        return self.template().to_json()["Resources"][self.stack.get_logical_id(job)]["Properties"]  # type: ignore[arg-type]
+
+    def staged_asset(self, url: str) -> Path:
+        """The file or folder that a ``s3://<assets bucket>/<hash>.<ext>`` URL ships, as the synth staged it."""
+        match = re.fullmatch(rf"s3://{re.escape(ASSETS_BUCKET)}/([0-9a-f]{{64}})\.(py|zip)", url)
+        assert match, url
+        digest, extension = match.groups()
+        outdir = Path(self.stack.node.root.outdir)  # type: ignore[attr-defined]
+        return outdir / (f"asset.{digest}.py" if extension == "py" else f"asset.{digest}")
+
+
+def build(site_config: str | None = None, *, stack: Stack | None = None) -> Built:
+    """EtlJobs "Etl" of site plantA on plain buckets and the site keys; ``site_config`` defaults to plantA's."""
+    stack = stack or bare_stack()
+    keys = site_keys(stack)
+    buckets: dict[str, s3.IBucket] = {zone: s3.Bucket(stack, zone.title()) for zone in ("raw", "conformed", "curated")}
+    etl = EtlJobs(
+        stack,
+        "Etl",
+        site_id="plantA",
+        site_config=plant_a_config() if site_config is None else site_config,
+        raw=buckets["raw"],
+        conformed=buckets["conformed"],
+        curated=buckets["curated"],
+        key=keys.data,
+        logs_key=keys.logs,
+    )
+    return Built(stack, buckets, keys.data, keys.logs, etl)
+
+
+@pytest.fixture(scope="module")
+def default() -> Built:
+    return build()
+
+
+# --- security configuration -----------------------------------------------------------------------------
+
+
+def test_security_configuration_encrypts_output_and_bookmarks_with_the_key_and_logs_with_the_logs_key(
+    default: Built,
+) -> None:
+    key_arn, logs_key_arn = default.resolve(default.key.key_arn), default.resolve(default.logs_key.key_arn)
+    default.template().has_resource_properties(
+        "AWS::Glue::SecurityConfiguration",
+        Match.exact(
+            {
+                "Name": f"plantA-etl-{REGION}",
+                "EncryptionConfiguration": {
+                    "S3Encryptions": [{"S3EncryptionMode": "SSE-KMS", "KmsKeyArn": key_arn}],
+                    "CloudWatchEncryption": {"CloudWatchEncryptionMode": "SSE-KMS", "KmsKeyArn": logs_key_arn},
+                    "JobBookmarksEncryption": {"JobBookmarksEncryptionMode": "CSE-KMS", "KmsKeyArn": key_arn},
+                },
+            }
+        ),
+    )
+
+
+# --- jobs ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("job_id", "workers"), [("RawToConformed", 4), ("ConformedToCurated", 2)])
+def test_each_job_runs_glue_5_on_g1x_workers_once_at_a_time_under_the_security_configuration(
+    default: Built, job_id: str, workers: int
+) -> None:
+    properties = default.job_properties(job_id)
+    # No "Name": Glue job names are generated.
+    assert {key: value for key, value in properties.items() if key not in ("Command", "DefaultArguments", "Tags")} == {
+        "GlueVersion": "5.0",
+        "WorkerType": "G.1X",
+        "NumberOfWorkers": workers,
+        "Timeout": 120,
+        "MaxRetries": 1,
+        "ExecutionProperty": {"MaxConcurrentRuns": 1},
+        "Role": default.resolve(default.etl.role.role_arn),
+        "SecurityConfiguration": default.ref(default.etl.security_configuration),
+    }
+    assert {key: value for key, value in properties["Command"].items() if key != "ScriptLocation"} == {
+        "Name": "glueetl",
+        "PythonVersion": "3",
+    }
+
+
+@pytest.mark.parametrize(
+    ("job_id", "script"), [("RawToConformed", "raw_to_conformed.py"), ("ConformedToCurated", "conformed_to_curated.py")]
+)
+def test_each_jobs_script_location_is_an_asset_of_its_own_script(default: Built, job_id: str, script: str) -> None:
+    location = default.job_properties(job_id)["Command"]["ScriptLocation"]
+    assert default.staged_asset(location).read_bytes() == (GLUE_JOBS / script).read_bytes()
+
+
+@pytest.mark.parametrize("job_id", ["RawToConformed", "ConformedToCurated"])
+def test_each_job_gets_the_lake_paths_the_site_config_the_library_and_metrics_and_logs(
+    default: Built, job_id: str
+) -> None:
+    arguments = default.job_properties(job_id)["DefaultArguments"]
+    assert arguments == {
+        "--raw_path": default.s3_url("raw", "tags/"),
+        "--conformed_path": default.s3_url("conformed", "tag_values/"),
+        "--rejects_path": default.s3_url("conformed", "rejects/"),
+        "--watermark_path": default.s3_url("conformed", "_state/raw_to_conformed/"),
+        "--curated_path": default.s3_url("curated", ""),
+        "--site_config": plant_a_config(),
+        "--extra-py-files": arguments["--extra-py-files"],
+        "--job-bookmark-option": "job-bookmark-disable",
+        "--enable-metrics": "true",
+        "--enable-observability-metrics": "true",
+        "--enable-continuous-cloudwatch-log": "true",
+        "--job-language": "python",
+    }
+
+
+def test_the_extra_py_files_are_the_etl_library_with_the_envelope_beside_it(default: Built) -> None:
+    urls = {
+        default.job_properties(job_id)["DefaultArguments"]["--extra-py-files"]
+        for job_id in ("RawToConformed", "ConformedToCurated")
+    }
+    (url,) = urls
+    library = default.staged_asset(url)
+    assert (library / "dmc_etl" / "config.py").read_bytes() == (GLUE_JOBS / "dmc_etl" / "config.py").read_bytes()
+    assert (library / "envelope" / "tag_envelope.py").is_file()
+    assert sorted(child.name for child in library.iterdir()) == ["dmc_etl", "envelope"]
+
+
+def test_site_config_is_passed_exactly_as_given() -> None:
+    text = '{"timezone": "UTC",  "canonical_units": {}, "lines": []}'
+    built = build(text)
+    for job_id in ("RawToConformed", "ConformedToCurated"):
+        assert built.job_properties(job_id)["DefaultArguments"]["--site_config"] == text
+
+
+def test_a_site_config_token_is_left_to_deploy_time() -> None:
+    stack = bare_stack()
+    parameter = CfnParameter(stack, "SiteConfig")
+    built = build(parameter.value_as_string, stack=stack)
+    assert built.job_properties("RawToConformed")["DefaultArguments"]["--site_config"] == {"Ref": "SiteConfig"}
+
+
+# --- workflow -----------------------------------------------------------------------------------------
+
+
+def test_the_workflow_starts_the_conformed_job_hourly_at_a_quarter_past(default: Built) -> None:
+    template = default.template()
+    template.has_resource_properties(
+        "AWS::Glue::Workflow", Match.exact({"Description": "Hourly lake refresh of plantA", "Tags": Match.any_value()})
+    )
+    template.has_resource_properties(
+        "AWS::Glue::Trigger",
+        {
+            "Type": "SCHEDULED",
+            "Schedule": "cron(15 * * * ? *)",
+            "StartOnCreation": True,
+            "WorkflowName": default.ref(default.etl.workflow),
+            "Actions": [Match.exact({"JobName": default.ref(default.etl.raw_to_conformed)})],
+            "Predicate": Match.absent(),
+        },
+    )
+
+
+def test_the_curated_job_runs_only_after_the_conformed_job_succeeded(default: Built) -> None:
+    default.template().has_resource_properties(
+        "AWS::Glue::Trigger",
+        {
+            "Type": "CONDITIONAL",
+            "StartOnCreation": True,
+            "WorkflowName": default.ref(default.etl.workflow),
+            "Predicate": Match.exact(
+                {
+                    "Conditions": [
+                        {
+                            "JobName": default.ref(default.etl.raw_to_conformed),
+                            "LogicalOperator": "EQUALS",
+                            "State": "SUCCEEDED",
+                        }
+                    ]
+                }
+            ),
+            "Actions": [Match.exact({"JobName": default.ref(default.etl.conformed_to_curated)})],
+            "Schedule": Match.absent(),
+        },
+    )
+    default.template().resource_count_is("AWS::Glue::Trigger", 2)
+
+
+# --- the role and its grants ----------------------------------------------------------------------------
+
+
+def test_the_role_is_assumed_by_glue_with_the_glue_service_policy(default: Built) -> None:
+    default.template().has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "AssumeRolePolicyDocument": {
+                "Statement": [
+                    Match.exact(
+                        {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "glue.amazonaws.com"}}
+                    )
+                ]
+            },
+            "ManagedPolicyArns": [
+                {
+                    "Fn::Join": [
+                        "",
+                        ["arn:", {"Ref": "AWS::Partition"}, ":iam::aws:policy/service-role/AWSGlueServiceRole"],
+                    ]
+                }
+            ],
+        },
+    )
+
+
+def test_the_role_reads_raw_and_assets_rewrites_conformed_and_curated_and_uses_both_keys(default: Built) -> None:
+    def bucket_and_objects(zone: str) -> list[Any]:
+        bucket = default.buckets[zone]
+        return [default.resolve(bucket.bucket_arn), default.resolve(bucket.arn_for_objects("*"))]
+
+    assets = [
+        {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":s3:::{ASSETS_BUCKET}{suffix}"]]}
+        for suffix in ("", "/*")
+    ]
+    default.template().has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "Roles": [default.resolve(default.etl.role.role_name)],
+            "PolicyDocument": {
+                # The three asset grants (scripts and library) collapse into one statement on the bootstrap bucket.
+                "Statement": Match.exact(
+                    [
+                        {"Action": READ, "Effect": "Allow", "Resource": assets},
+                        {"Action": READ, "Effect": "Allow", "Resource": bucket_and_objects("raw")},
+                        {"Action": READ_WRITE, "Effect": "Allow", "Resource": bucket_and_objects("conformed")},
+                        {"Action": READ_WRITE, "Effect": "Allow", "Resource": bucket_and_objects("curated")},
+                        {
+                            "Action": ENCRYPT_DECRYPT,
+                            "Effect": "Allow",
+                            "Resource": default.resolve(default.key.key_arn),
+                        },
+                        {
+                            "Action": ENCRYPT_DECRYPT,
+                            "Effect": "Allow",
+                            "Resource": default.resolve(default.logs_key.key_arn),
+                        },
+                    ]
+                )
+            },
+        },
+    )
+
+
+# --- validation ---------------------------------------------------------------------------------------
+
+
+def test_site_config_must_be_json() -> None:
+    message = (
+        "EtlJobs Etl: site_config 'timezone=Europe/Berlin' is not JSON "
+        f"(Expecting value: line 1 column 1 (char 0)); {FIX}"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        build("timezone=Europe/Berlin")
+
+
+def test_an_empty_site_config_is_not_json() -> None:
+    message = f"EtlJobs Etl: site_config '' is not JSON (Expecting value: line 1 column 1 (char 0)); {FIX}"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        build("")
+
+
+@pytest.mark.parametrize(
+    ("site_config", "kind"),
+    [
+        ('[{"timezone": "UTC"}]', "an array"),
+        ('"plantA"', "a string"),
+        ("42", "a number"),
+        ("true", "a boolean"),
+        ("null", "null"),
+    ],
+)
+def test_site_config_must_be_a_json_object(site_config: str, kind: str) -> None:
+    message = f"EtlJobs Etl: site_config {site_config!r} is {kind}, not a JSON object; {FIX}"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        build(site_config)
+
+
+def test_a_long_bad_site_config_is_shown_cut_to_60_characters() -> None:
+    site_config = "[" + ", ".join(str(number) for number in range(40)) + "]"
+    shown = site_config[:57] + "..."
+    message = f"EtlJobs Etl: site_config {shown!r} is an array, not a JSON object; {FIX}"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        build(site_config)
+
+
+# --- nag ------------------------------------------------------------------------------------------------
+
+
+def test_the_etl_alone_on_an_audit_trail_stack_has_no_unacknowledged_findings() -> None:
+    """With real lake zones (raw locked) and the site keys as collaborators."""
+    stack = bare_stack(audit_trail=True)
+    keys = site_keys(stack)
+    logs = access_logs(stack)
+    zones = {
+        zone: LakeBucket(
+            stack,
+            zone.title(),
+            zone=zone,
+            key=keys.data,
+            access_logs=logs,
+            expiration_days=400,
+            object_lock_days=30 if zone == "raw" else None,
+        ).bucket
+        for zone in ("raw", "conformed", "curated")
+    }
+    EtlJobs(
+        stack,
+        "Etl",
+        site_id="plantA",
+        site_config=plant_a_config(),
+        raw=zones["raw"],
+        conformed=zones["conformed"],
+        curated=zones["curated"],
+        key=keys.data,
+        logs_key=keys.logs,
+    )
+    assert unacknowledged_findings(stack) == []
