@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import Environment, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Match, Template
 
 from factory_constructs.foundation.access_logs import AccessLogBucket
 from factory_constructs.foundation.keys import SiteKeys
@@ -62,6 +65,27 @@ def network(stack: Stack, keys: SiteKeys) -> SiteNetwork:
 
 def placement(stack: Stack, keys: SiteKeys) -> FunctionPlacement:
     return network(stack, keys).function_placement
+
+
+# What stream.grant_read gives a role on a Kinesis stream.
+KINESIS_READ_ACTIONS = [
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
+    "kinesis:SubscribeToShard",
+    "kinesis:DescribeStream",
+    "kinesis:ListStreams",
+    "kinesis:DescribeStreamConsumer",
+]
+
+
+def role_statements(stack: Stack, role: iam.IRole, statements: list[dict[str, Any]]) -> None:
+    """The policy attached to ``role`` holds exactly ``statements``, in order."""
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::IAM::Policy",
+        {"Roles": [stack.resolve(role.role_name)], "PolicyDocument": {"Statement": Match.exact(statements)}},
+    )
 
 
 def unacknowledged_findings(stack: Stack) -> list[str]:

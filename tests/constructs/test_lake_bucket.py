@@ -12,7 +12,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Annotations, Match, Template
 
-from construct_helpers import ACCOUNT, access_logs, bare_stack, site_keys, unacknowledged_findings
+from construct_helpers import ACCOUNT, access_logs, bare_stack, role_statements, site_keys, unacknowledged_findings
 from factory_constructs.lake.lake_bucket import LakeBucket
 from policies import tag_keys
 
@@ -319,14 +319,6 @@ def test_day_counts_given_as_tokens_are_left_to_deploy_time() -> None:
 # --- grants -----------------------------------------------------------------------------------------
 
 
-def role_statements(built: Built, role: iam.Role, statements: list[dict[str, Any]]) -> None:
-    """The role's policy holds exactly ``statements``, in order."""
-    built.template().has_resource_properties(
-        "AWS::IAM::Policy",
-        {"Roles": [built.resolve(role.role_name)], "PolicyDocument": {"Statement": Match.exact(statements)}},
-    )
-
-
 def reader_role(built: Built) -> iam.Role:
     return iam.Role(built.stack, "Reader", assumed_by=iam.ServicePrincipal("glue.amazonaws.com"))
 
@@ -336,7 +328,7 @@ def test_grant_read_gives_object_and_bucket_reads_and_decrypt_with_the_site_key(
     role = reader_role(built)
     built.zone.bucket.grant_read(role)
     role_statements(
-        built,
+        built.stack,
         role,
         [
             {
@@ -361,7 +353,7 @@ def test_grant_read_write_adds_writes_and_deletes_and_encrypt_with_the_site_key(
     role = reader_role(built)
     built.zone.bucket.grant_read_write(role)
     role_statements(
-        built,
+        built.stack,
         role,
         [
             {

@@ -14,7 +14,14 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
 from constructs import IConstruct
 
-from construct_helpers import access_logs, bare_stack, placement, site_keys, unacknowledged_findings
+from construct_helpers import (
+    KINESIS_READ_ACTIONS,
+    access_logs,
+    bare_stack,
+    placement,
+    site_keys,
+    unacknowledged_findings,
+)
 from factory_constructs.foundation.keys import SiteKeys
 from factory_constructs.ingestion.raw_delivery import ERROR_PREFIX, RAW_PREFIX, RawDelivery
 from factory_constructs.ingestion.tag_stream import TagStream
@@ -286,16 +293,7 @@ def test_the_role_may_read_the_stream_write_the_raw_bucket_use_the_key_invoke_th
     )
     expected = [
         {  # read the source stream (stream.grant_read) ...
-            "Action": [
-                "kinesis:DescribeStreamSummary",
-                "kinesis:GetRecords",
-                "kinesis:GetShardIterator",
-                "kinesis:ListShards",
-                "kinesis:SubscribeToShard",
-                "kinesis:DescribeStream",
-                "kinesis:ListStreams",
-                "kinesis:DescribeStreamConsumer",
-            ],
+            "Action": KINESIS_READ_ACTIONS,
             "Effect": "Allow",
             "Resource": stream,
         },

@@ -12,7 +12,7 @@ from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
 
-from construct_helpers import bare_stack, placement, site_keys, unacknowledged_findings
+from construct_helpers import KINESIS_READ_ACTIONS, bare_stack, placement, site_keys, unacknowledged_findings
 from factory_constructs.alerts.stream_alerts import StreamAlerts
 from factory_constructs.ingestion.tag_stream import TagStream
 
@@ -480,16 +480,7 @@ def test_the_handler_may_publish_to_the_topic_put_events_on_the_bus_and_read_and
                         },
                         # The mapping reads the stream.
                         {
-                            "Action": [
-                                "kinesis:DescribeStreamSummary",
-                                "kinesis:GetRecords",
-                                "kinesis:GetShardIterator",
-                                "kinesis:ListShards",
-                                "kinesis:SubscribeToShard",
-                                "kinesis:DescribeStream",
-                                "kinesis:ListStreams",
-                                "kinesis:DescribeStreamConsumer",
-                            ],
+                            "Action": KINESIS_READ_ACTIONS,
                             "Effect": "Allow",
                             "Resource": default.resolve(default.stream.stream_arn),
                         },

@@ -11,7 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
 
-from construct_helpers import bare_stack, site_keys, unacknowledged_findings
+from construct_helpers import KINESIS_READ_ACTIONS, bare_stack, role_statements, site_keys, unacknowledged_findings
 from factory_constructs.ingestion.tag_stream import TagStream
 
 pytestmark = pytest.mark.synth
@@ -125,14 +125,6 @@ def test_retention_and_shards_given_as_tokens_are_left_to_deploy_time() -> None:
 # --- grants -----------------------------------------------------------------------------------------
 
 
-def role_statements(built: Built, role: iam.Role, statements: list[dict[str, Any]]) -> None:
-    """The role's policy holds exactly ``statements``, in order."""
-    built.template().has_resource_properties(
-        "AWS::IAM::Policy",
-        {"Roles": [built.resolve(role.role_name)], "PolicyDocument": {"Statement": Match.exact(statements)}},
-    )
-
-
 def a_role(built: Built) -> iam.Role:
     return iam.Role(built.stack, "Grantee", assumed_by=iam.ServicePrincipal("firehose.amazonaws.com"))
 
@@ -142,20 +134,11 @@ def test_grant_read_gives_the_kinesis_read_actions_on_the_stream_and_decrypt_wit
     role = a_role(built)
     built.tag_stream.stream.grant_read(role)
     role_statements(
-        built,
+        built.stack,
         role,
         [
             {
-                "Action": [
-                    "kinesis:DescribeStreamSummary",
-                    "kinesis:GetRecords",
-                    "kinesis:GetShardIterator",
-                    "kinesis:ListShards",
-                    "kinesis:SubscribeToShard",
-                    "kinesis:DescribeStream",
-                    "kinesis:ListStreams",
-                    "kinesis:DescribeStreamConsumer",
-                ],
+                "Action": KINESIS_READ_ACTIONS,
                 "Effect": "Allow",
                 "Resource": built.resolve(built.tag_stream.stream.stream_arn),
             },
@@ -169,7 +152,7 @@ def test_grant_write_gives_the_put_actions_on_the_stream_and_encrypt_with_the_ke
     role = a_role(built)
     built.tag_stream.stream.grant_write(role)
     role_statements(
-        built,
+        built.stack,
         role,
         [
             {
