@@ -11,7 +11,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: setup synth test check lint typecheck diagram plan schema edge-run \
         bench-synth bench-edge bench-etl bench-ingest clean
 
-setup: $(VENV)/.installed node_modules/.installed .system-packages ## venv, CDK CLI, Debian packages
+setup: $(VENV)/.installed node_modules/.installed .system-packages $(ICEBERG_JAR) ## venv, CDK CLI, Debian packages, Iceberg jar
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt edge/requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -21,6 +21,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt edge/requirements.txt
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# The Iceberg Spark runtime Glue 5.1 ships (dmc_etl/catalog.py: ICEBERG_RUNTIME), for local Spark sessions.
+# mvn uses the machine's Maven settings; Spark's own package resolver may not.
+ICEBERG_ARTIFACT := org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.10.0
+ICEBERG_JAR := .spark-jars/iceberg-spark-runtime-3.5_2.12-1.10.0.jar
+$(ICEBERG_JAR):
+	mvn --batch-mode --quiet dependency:copy -Dartifact=$(ICEBERG_ARTIFACT) -DoutputDirectory=.spark-jars
 
 # mosquitto (real MQTT broker for edge tests) and graphviz (diagrams), from Debian.
 .system-packages: scripts/install-system-packages.sh

@@ -1,15 +1,24 @@
-"""Benchmark of raw -> conformed on local Spark against the engine's own I/O floor.
+"""Benchmark of raw -> conformed on local Spark and Iceberg: against the engine's own floor, and as the day grows.
 
-Generates 1,000,000 tag values as raw Firehose objects (JSON Lines of envelope ``tags`` batches, four
-lines, 200 values per batch, about 1% of batches delivered twice), then times in one Spark session:
+Generates raw Firehose objects (JSON Lines of envelope ``tags`` batches, four lines, 200 values per
+batch, about 1% of batches delivered twice), then, in one Spark session with the Iceberg runtime and a
+Hadoop catalog in a temporary folder (the driver on loopback):
 
-* baseline: read the same objects as JSON with the envelope schema and write them unchanged as
-  Parquet (parse + write, nothing else: what any job over this input pays);
-* conform: ``dmc_etl.conform`` (parse, checks, typing, units, rejects, dedupe, partitioned write).
+* ratio, over 1,000,000 values:
+  - baseline: read the objects as JSON with the envelope schema and append them unchanged to an
+    Iceberg table (parse + write, nothing else: what any job over this input pays with this format);
+  - conform: ``dmc_etl.conform`` (parse, checks, typing, units, rejects, dedupe, the MERGE of new
+    rows into the partitioned ``tag_values`` table).
+  Each is run once to warm up, then timed ``ROUNDS`` times, alternating, into fresh tables; the best
+  time of each is reported because other processes share this machine. Session start-up is timed
+  separately.
+* growth: six hourly runs of 500,000 new values each into the same day and lines of one table, so
+  that the last run merges into partitions already holding 2.5 million rows. The series is run
+  ``GROWTH_SERIES`` times into fresh tables; the best time of each hour's run is reported.
 
-Each is run once to warm up, then timed ``ROUNDS`` times, alternating, into fresh output folders; the
-best time of each is reported because other processes share this machine. Session start-up is timed
-separately. Last line: ``bench-etl: rows=... startup_s=... conform_s=... baseline_s=... ratio=...``.
+The last two lines are machine-readable:
+``bench-etl: rows=... startup_s=... conform_s=... baseline_s=... ratio=...`` and
+``bench-etl-growth: hours=6 per_hour=... first_s=... last_s=... last_over_first=...``.
 """
 
 from __future__ import annotations
@@ -27,11 +36,16 @@ sys.path[:0] = [str(ROOT), str(ROOT / "factory_constructs" / "etl" / "glue_jobs"
 
 from envelope.tag_envelope import encode, tag_batch, tag_value, utc_timestamp  # noqa: E402
 
+ICEBERG_JAR = ROOT / ".spark-jars" / "iceberg-spark-runtime-3.5_2.12-1.10.0.jar"
 ROWS = 1_000_000
 BATCH = 200
 BATCHES_PER_OBJECT = 100
 DUPLICATE_SHARE = 0.01
 ROUNDS = 5
+HOURS = 6
+PER_HOUR = 500_000
+GROWTH_SERIES = 3
+START = 1_767_600_000.0  # 2026-01-05T08:00:00Z
 LINES = [
     "acme/plantA/filling/line1",
     "acme/plantA/filling/line2",
@@ -85,29 +99,30 @@ def _value(rng: random.Random, line: str, tag: str, seq: int, epoch: float) -> d
     )
 
 
-def generate(raw: Path) -> int:
-    """Write the raw objects under ``raw/tags/...``; returns the number of tag values written."""
-    rng = random.Random(42)
+def generate(raw: Path, rows: int, *, start: float, spacing_s: float, first_seq: int = 0, seed: int = 42) -> int:
+    """Write ``rows`` values as raw objects under ``raw/tags/...``, the value of sequence number n
+    (from ``first_seq`` + 1 on) at ``start + (n - first_seq) * spacing_s``; returns the values written."""
+    rng = random.Random(seed)
     tags = list(TAGS)
-    start = 1_767_600_000.0  # 2026-01-05T08:00:00Z
-    seq = written = 0
-    batch_seq = dict.fromkeys(LINES, 0)
+    seq = first_seq
+    written = 0
+    batch_seq = dict.fromkeys(LINES, first_seq // BATCH)
     pending: list[bytes] = []
     objects = 0
-    while written < ROWS:
+    while written < rows:
         line = LINES[written // BATCH % len(LINES)]
         values = []
         for _ in range(BATCH):
             seq += 1
-            values.append(_value(rng, line, rng.choice(tags), seq, start + seq * 0.05))
+            values.append(_value(rng, line, rng.choice(tags), seq, start + (seq - first_seq) * spacing_s))
         record = encode(tag_batch(site="plantA", gateway="gw-01", line=line, batch_seq=batch_seq[line], values=values))
         batch_seq[line] += 1
         copies = 2 if rng.random() < DUPLICATE_SHARE else 1  # at-least-once delivery
         for _ in range(copies):
-            if written < ROWS:
+            if written < rows:
                 pending.append(record)
                 written += BATCH
-        if len(pending) >= BATCHES_PER_OBJECT or written >= ROWS:
+        if len(pending) >= BATCHES_PER_OBJECT or written >= rows:
             first = json.loads(pending[0])["values"][0]["ts"]
             _, _, area, name = line.split("/")
             folder = raw / "tags" / f"area={area}" / f"line={name}" / f"date={first[:10]}" / f"hour={first[11:13]}"
@@ -121,14 +136,22 @@ def generate(raw: Path) -> int:
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-etl-"))
     try:
-        rows = generate(work / "raw")
+        rows = generate(work / "raw", ROWS, start=START, spacing_s=0.05)
         size_mb = sum(p.stat().st_size for p in (work / "raw").rglob("*.json")) / 1e6
         print(f"generated {rows} values, {size_mb:.0f} MB of JSON Lines in {work / 'raw'}")
+        hourly = []
+        for hour in range(HOURS):
+            folder = work / f"raw-hour-{hour}"
+            start = START + hour * 3600
+            generate(folder, PER_HOUR, start=start, spacing_s=3600 / PER_HOUR, first_seq=hour * PER_HOUR, seed=hour)
+            hourly.append(str(folder / "tags"))
+        print(f"generated {HOURS} hours of {PER_HOUR} values each")
 
         started = time.perf_counter()
+        from dmc_etl.catalog import LOCAL_CATALOG, hadoop_catalog_conf
         from pyspark.sql import SparkSession
 
-        spark = (
+        builder = (
             SparkSession.builder.master("local[2]")
             .appName("bench-etl")
             .config("spark.ui.enabled", "false")
@@ -136,50 +159,101 @@ def main() -> None:
             .config("spark.sql.shuffle.partitions", "8")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.driver.memory", "4g")
-            .getOrCreate()
+            # Loopback only: the driver serves the Iceberg jar to its executors.
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.driver.host", "127.0.0.1")
+            .config("spark.jars", str(ICEBERG_JAR))
         )
+        for key, value in hadoop_catalog_conf(LOCAL_CATALOG, str(work / "warehouse")).items():
+            builder = builder.config(key, value)
+        spark = builder.getOrCreate()
         spark.sparkContext.setLogLevel("ERROR")
         spark.range(1).collect()
         startup_s = time.perf_counter() - started
         print(f"startup: {startup_s:.2f} s")
 
+        from dmc_etl.catalog import table_name
         from dmc_etl.config import parse_site_config
         from dmc_etl.conform import ENVELOPE_SCHEMA, RawObjects, conform
+        from dmc_etl.schemas import CONFORMED_TABLES, TABLE_PROPERTIES
+        from dmc_etl.tables import create_table
 
         config = parse_site_config(json.dumps(SITE_CONFIG))
         tags = str(work / "raw" / "tags")
+        properties = ", ".join(f"'{key}' = '{value}'" for key, value in TABLE_PROPERTIES.items())
 
-        def baseline(out: Path) -> None:
+        def conformed_tables(database: str) -> tuple[str, str]:
+            spark.sql(f"CREATE NAMESPACE {LOCAL_CATALOG}.{database}")
+            for table, (columns, partition_keys) in CONFORMED_TABLES.items():
+                create_table(spark, table_name(LOCAL_CATALOG, database, table), columns, partition_keys)
+            return table_name(LOCAL_CATALOG, database, "tag_values"), table_name(LOCAL_CATALOG, database, "rejects")
+
+        def drop(database: str) -> None:
+            for table in spark.sql(f"SHOW TABLES IN {LOCAL_CATALOG}.{database}").collect():
+                spark.sql(f"DROP TABLE {LOCAL_CATALOG}.{database}.{table.tableName} PURGE")
+            spark.sql(f"DROP NAMESPACE {LOCAL_CATALOG}.{database}")
+
+        def prepare_baseline(database: str) -> str:
+            spark.sql(f"CREATE NAMESPACE {LOCAL_CATALOG}.{database}")
+            name = table_name(LOCAL_CATALOG, database, "copy")
+            columns = ", ".join(f"`{field.name}` {field.dataType.simpleString()}" for field in ENVELOPE_SCHEMA.fields)
+            spark.sql(f"CREATE TABLE {name} ({columns}) USING iceberg TBLPROPERTIES ({properties})")
+            return name
+
+        def baseline(database: str) -> None:
             frame = spark.read.option("recursiveFileLookup", "true").schema(ENVELOPE_SCHEMA).json(tags)
-            frame.write.mode("overwrite").parquet(str(out / "copy"))
+            frame.writeTo(table_name(LOCAL_CATALOG, database, "copy")).append()
 
-        def conform_run(out: Path) -> None:
+        def conform_run(database: str) -> None:
+            conformed, rejects = (
+                table_name(LOCAL_CATALOG, database, "tag_values"),
+                table_name(LOCAL_CATALOG, database, "rejects"),
+            )
             summary = conform(
-                spark,
-                RawObjects([tags]),
-                conformed_path=str(out / "conformed"),
-                rejects_path=str(out / "rejects"),
-                config=config,
+                spark, RawObjects([tags]), conformed_table=conformed, rejects_table=rejects, config=config
             )
             assert summary.values == rows and not summary.rejects, summary
 
         timings: dict[str, list[float]] = {"baseline": [], "conform": []}
-        runs = {"baseline": baseline, "conform": conform_run}
+        runs = {"baseline": (prepare_baseline, baseline), "conform": (conformed_tables, conform_run)}
         for round_ in range(ROUNDS + 1):
-            for name, run in runs.items():
-                out = work / f"out-{name}-{round_}"
+            for name, (prepare, run) in runs.items():
+                database = f"{name}_{round_}"
+                prepare(database)
                 began = time.perf_counter()
-                run(out)
+                run(database)
                 elapsed = time.perf_counter() - began
-                shutil.rmtree(out)
+                drop(database)
                 if round_:  # round 0 is the warm-up
                     timings[name].append(elapsed)
                 print(f"{name} round {round_}: {elapsed:.2f} s{' (warm-up)' if not round_ else ''}")
         conform_s, baseline_s = min(timings["conform"]), min(timings["baseline"])
+
+        growth: list[list[float]] = [[] for _ in range(HOURS)]
+        for series in range(GROWTH_SERIES):
+            database = f"growth_{series}"
+            conformed, rejects = conformed_tables(database)
+            for hour, hour_tags in enumerate(hourly):
+                began = time.perf_counter()
+                summary = conform(
+                    spark, RawObjects([hour_tags]), conformed_table=conformed, rejects_table=rejects, config=config
+                )
+                elapsed = time.perf_counter() - began
+                assert summary.values == PER_HOUR and not summary.rejects, summary
+                growth[hour].append(elapsed)
+                print(f"growth series {series} hour {hour}: {elapsed:.2f} s")
+            held = spark.table(conformed).count()
+            print(f"growth series {series}: {held} rows in {conformed}")
+            drop(database)
+        first_s, last_s = min(growth[0]), min(growth[-1])
         spark.stop()
         print(
             f"bench-etl: rows={rows} startup_s={startup_s:.2f} conform_s={conform_s:.2f} "
             f"baseline_s={baseline_s:.2f} ratio={conform_s / baseline_s:.2f}"
+        )
+        print(
+            f"bench-etl-growth: hours={HOURS} per_hour={PER_HOUR} first_s={first_s:.2f} last_s={last_s:.2f} "
+            f"last_over_first={last_s / first_s:.2f}"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -31,8 +31,6 @@ class DataStack(NestedStack):
             key=keys.data,
             access_logs=foundation.access_logs.bucket,
             raw_days=retention.raw_days,
-            conformed_days=retention.conformed_days,
-            curated_days=retention.curated_days,
             infrequent_access_after_days=retention.infrequent_access_after_days,
             raw_object_lock_days=site.lake.object_lock_days,
             removal_policy=removal,
@@ -74,6 +72,11 @@ class DataStack(NestedStack):
             raw=self.lake.raw.bucket,
             conformed=self.lake.conformed.bucket,
             curated=self.lake.curated.bucket,
+            key=keys.data,
+            conformed_retention_days=retention.conformed_days,
+            curated_retention_days=retention.curated_days,
+            # The raw originals are immutable for the audit window; the Iceberg snapshots keep it too.
+            audit_window_days=site.lake.object_lock_days,
             removal_policy=removal,
         )
         self.etl = EtlJobs(
@@ -81,9 +84,7 @@ class DataStack(NestedStack):
             "Etl",
             site_id=site.id,
             site_config=site_config_argument(site),
-            raw=self.lake.raw.bucket,
-            conformed=self.lake.conformed.bucket,
-            curated=self.lake.curated.bucket,
+            catalog=self.catalog,
             key=keys.data,
             logs_key=keys.logs,
         )

@@ -9,16 +9,21 @@ from aws_cdk import Stack, Token
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as assets
 from constructs import Construct
 
+from factory_constructs.etl.glue_jobs.dmc_etl.catalog import GLUE_CATALOG, glue_catalog_conf, glue_conf_argument
+from factory_constructs.etl.lake_catalog import LakeCatalog
 from factory_constructs.grant_findings import acknowledge_grant_policy, asset_objects, resource_wildcard
 from factory_constructs.packaging import ENVELOPE, staged
 from policies.acknowledge import acknowledge
 
 GLUE_JOBS = Path(__file__).resolve().parent / "glue_jobs"
-GLUE_VERSION = "5.0"
+# Spark 3.5.6 with Iceberg 1.10.0 (--datalake-formats iceberg): the engine the ETL tests run on.
+GLUE_VERSION = "5.1"
+# The Glue Data Catalog actions an Iceberg job could reach; the job role is denied them outside the
+# lake's Iceberg tables, because the Glue service policy the jobs run with allows glue:* everywhere.
+CATALOG_ACTIONS = ["glue:*Database*", "glue:*Table*", "glue:*Partition*"]
 # Late data from a gateway's spool is picked up by the next hourly run.
 SCHEDULE = "cron(15 * * * ? *)"
 GLUE_SERVICE_POLICY = "service-role/AWSGlueServiceRole"
@@ -30,11 +35,17 @@ _JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a num
 class EtlJobs(Construct):
     """raw -> conformed and conformed -> curated, as Glue jobs whose code ships as assets.
 
-    Both run under a security configuration with the site keys (S3 output, logs,
-    bookmarks), with metrics and continuous logs on, in a workflow: hourly, then the
-    curated job on the conformed job's success. raw_to_conformed reads only raw objects
-    modified since its last successful run (its watermark); conformed_to_curated
-    recomputes the last ``--lookback_days`` days.
+    Both run on Glue 5.1 with Iceberg, under a security configuration with the site keys (S3 output,
+    logs, bookmarks), with metrics and continuous logs on, in a workflow: hourly, then the curated job
+    on the conformed job's success. They read and write the lake ``catalog`` describes: raw_to_conformed
+    reads the raw objects modified since its last successful run (its watermark, under
+    ``s3://<conformed bucket>/_state/raw_to_conformed/``) and merges them into the conformed Iceberg
+    tables; conformed_to_curated recomputes the curated windows that received new conformed rows since
+    the snapshot it last processed (kept under ``s3://<curated bucket>/_state/conformed_to_curated/``).
+    Tables are named ``glue_catalog.<database>.<table>``: the Spark catalog ``glue_catalog`` is the
+    account's Glue Data Catalog (``--conf``), with ``s3://<curated bucket>/warehouse/`` for tables the
+    jobs would create (the stack creates them all). The job role may use the Data Catalog for the
+    conformed and curated databases and tables only.
 
     ``site_config`` is passed verbatim as ``--site_config``: the text of a JSON object, which the
     jobs parse with ``dmc_etl.config.parse_site_config`` before any Spark work.
@@ -47,9 +58,7 @@ class EtlJobs(Construct):
         *,
         site_id: str,
         site_config: str,
-        raw: s3.IBucket,
-        conformed: s3.IBucket,
-        curated: s3.IBucket,
+        catalog: LakeCatalog,
         key: kms.IKey,
         logs_key: kms.IKey,
     ) -> None:
@@ -58,6 +67,7 @@ class EtlJobs(Construct):
         if problem:
             raise ValueError(f"EtlJobs {construct_id}: {problem}")
         stack = Stack.of(self)
+        raw, conformed, curated = (catalog.buckets[zone] for zone in ("raw", "conformed", "curated"))
         self.security_configuration = glue.CfnSecurityConfiguration(
             self,
             "SecurityConfiguration",
@@ -89,13 +99,21 @@ class EtlJobs(Construct):
         curated.grant_read_write(self.role)
         key.grant_encrypt_decrypt(self.role)
         logs_key.grant_encrypt_decrypt(self.role)
-        arguments = {
-            "--raw_path": f"s3://{raw.bucket_name}/tags/",
-            "--conformed_path": f"s3://{conformed.bucket_name}/tag_values/",
-            "--rejects_path": f"s3://{conformed.bucket_name}/rejects/",
-            "--watermark_path": f"s3://{conformed.bucket_name}/_state/raw_to_conformed/",
-            "--curated_path": f"s3://{curated.bucket_name}/",
+        catalog.grant_iceberg_commits(self.role)
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="OnlyTheLakesIcebergTables",
+                effect=iam.Effect.DENY,
+                actions=CATALOG_ACTIONS,
+                not_resources=catalog.iceberg_resource_arns,
+            )
+        )
+        common = {
+            "--catalog": GLUE_CATALOG,
+            "--conformed_database": catalog.database_names["conformed"],
             "--site_config": site_config,
+            "--datalake-formats": "iceberg",
+            "--conf": glue_conf_argument(glue_catalog_conf(GLUE_CATALOG, f"s3://{curated.bucket_name}/warehouse/")),
             "--extra-py-files": library.s3_object_url,
             # Glue bookmarks only track DynamicFrame reads; raw_to_conformed parses raw lines itself and keeps
             # the equivalent high-water mark of object modification times under --watermark_path.
@@ -105,8 +123,28 @@ class EtlJobs(Construct):
             "--enable-continuous-cloudwatch-log": "true",
             "--job-language": "python",
         }
-        self.raw_to_conformed = self._job("RawToConformed", "raw_to_conformed.py", arguments, workers=4)
-        self.conformed_to_curated = self._job("ConformedToCurated", "conformed_to_curated.py", arguments, workers=2)
+        self.raw_to_conformed = self._job(
+            "RawToConformed",
+            "raw_to_conformed.py",
+            {
+                "--raw_path": f"s3://{raw.bucket_name}/tags/",
+                "--watermark_path": f"s3://{conformed.bucket_name}/_state/raw_to_conformed/",
+                "--retention_days": str(catalog.retention_days["conformed"]),
+                **common,
+            },
+            workers=4,
+        )
+        self.conformed_to_curated = self._job(
+            "ConformedToCurated",
+            "conformed_to_curated.py",
+            {
+                "--curated_database": catalog.database_names["curated"],
+                "--state_path": f"s3://{curated.bucket_name}/_state/conformed_to_curated/",
+                "--retention_days": str(catalog.retention_days["curated"]),
+                **common,
+            },
+            workers=2,
+        )
         self.workflow = glue.CfnWorkflow(self, "Workflow", description=f"Hourly lake refresh of {site_id}")
         glue.CfnTrigger(
             self,
@@ -136,7 +174,8 @@ class EtlJobs(Construct):
             self.role,
             "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSGlueServiceRole]",
             "Glue jobs need the service's own role policy for their runtime (CloudWatch metrics, ENIs, the "
-            "Glue API); the lake, key and asset access is granted separately per resource.",
+            "Glue API); the lake, key and asset access is granted separately per resource, and the role's "
+            "own policy denies the Data Catalog outside the lake's Iceberg tables.",
         )
         acknowledge_grant_policy(
             self.role,

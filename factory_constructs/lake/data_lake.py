@@ -13,7 +13,10 @@ from factory_constructs.lake.lake_bucket import LakeBucket
 class DataLake(Construct):
     """raw, conformed and curated buckets encrypted with ``key``, logging to ``access_logs``.
 
-    ``raw_days`` / ``conformed_days`` / ``curated_days``: how long each zone keeps objects.
+    ``raw_days``: how long the raw zone keeps objects. The conformed and curated zones hold Iceberg
+    tables: no lifecycle rule expires their objects (it would delete files that live snapshots still
+    reference); their jobs delete rows older than the zone's retention and the catalog's table
+    optimizers expire snapshots and orphan files.
     ``infrequent_access_after_days`` (default None): objects move to S3 Standard-IA after that many
     days (at least 30) in every zone that keeps them longer; None keeps them in S3 Standard.
     ``raw_object_lock_days`` (default None): raw objects are under Object Lock (compliance mode) for
@@ -29,15 +32,13 @@ class DataLake(Construct):
         key: kms.IKey,
         access_logs: s3.IBucket,
         raw_days: int,
-        conformed_days: int,
-        curated_days: int,
         infrequent_access_after_days: int | None = None,
         raw_object_lock_days: int | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
 
-        def zone(zone_id: str, name: str, days: int, lock_days: int | None = None) -> LakeBucket:
+        def zone(zone_id: str, name: str, days: int | None, lock_days: int | None = None) -> LakeBucket:
             ia_days = infrequent_access_after_days
             return LakeBucket(
                 self,
@@ -46,11 +47,13 @@ class DataLake(Construct):
                 key=key,
                 access_logs=access_logs,
                 expiration_days=days,
-                infrequent_access_after_days=ia_days if ia_days is not None and ia_days < days else None,
+                infrequent_access_after_days=ia_days
+                if ia_days is not None and (days is None or ia_days < days)
+                else None,
                 object_lock_days=lock_days,
                 removal_policy=removal_policy,
             )
 
         self.raw = zone("Raw", "raw", raw_days, raw_object_lock_days)
-        self.conformed = zone("Conformed", "conformed", conformed_days)
-        self.curated = zone("Curated", "curated", curated_days)
+        self.conformed = zone("Conformed", "conformed", None)
+        self.curated = zone("Curated", "curated", None)

@@ -27,7 +27,9 @@ class LakeBucket(Construct):
     """A zone bucket: site key with bucket keys, versioning, TLS only, KMS-only writes,
     only principals of the site's account, access logs, lifecycle and optional Object Lock.
 
-    ``expiration_days``: objects (current versions) expire after that many days.
+    ``expiration_days``: objects (current versions) expire after that many days; None: never by lifecycle
+    (a bucket of Iceberg tables, whose jobs expire rows and snapshots: a lifecycle rule would delete data
+    files that live snapshots still reference).
     ``infrequent_access_after_days`` (default None): objects move to S3 Standard-IA after that many days
     (at least 30, below ``expiration_days``); None keeps them in S3 Standard until they expire.
     ``object_lock_days`` (default None): when set, objects are immutable for that many
@@ -44,7 +46,7 @@ class LakeBucket(Construct):
         zone: str,
         key: kms.IKey,
         access_logs: s3.IBucket,
-        expiration_days: int,
+        expiration_days: int | None,
         infrequent_access_after_days: int | None = None,
         object_lock_days: int | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
@@ -112,7 +114,7 @@ class LakeBucket(Construct):
                     ]
                     if infrequent_access_after_days is not None
                     else None,
-                    expiration=Duration.days(expiration_days),
+                    expiration=Duration.days(expiration_days) if expiration_days is not None else None,
                     noncurrent_version_expiration=Duration.days(30),
                     abort_incomplete_multipart_upload_after=Duration.days(7),
                 )

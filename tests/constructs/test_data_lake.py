@@ -17,8 +17,8 @@ from policies import tag_keys
 
 pytestmark = pytest.mark.synth
 
-DAYS = {"raw": 3650, "conformed": 730, "curated": 365}
-ZONES = tuple(DAYS)
+RAW_DAYS = 3650
+ZONES = ("raw", "conformed", "curated")
 
 
 class Built(NamedTuple):
@@ -32,12 +32,11 @@ class Built(NamedTuple):
 
 
 def build(*, audit_trail: bool = False, **props: Any) -> Built:
-    """A DataLake "Lake" keeping raw 3650, conformed 730 and curated 365 days unless ``props`` override them."""
+    """A DataLake "Lake" keeping raw objects 3650 days unless ``props`` override it."""
     stack = bare_stack(audit_trail=audit_trail)
     key = site_keys(stack).data
     logs = access_logs(stack)
-    days = {f"{zone}_days": kept for zone, kept in DAYS.items()}
-    lake = DataLake(stack, "Lake", key=key, access_logs=logs, **{**days, **props})
+    lake = DataLake(stack, "Lake", key=key, access_logs=logs, **{"raw_days": RAW_DAYS, **props})
     return Built(stack, key, logs, lake)
 
 
@@ -81,11 +80,21 @@ def test_defaults_are_three_zone_buckets_under_the_given_key_logging_under_their
     template.resource_count_is("AWS::S3::Bucket", 4)  # the three zones and the access-log bucket
 
 
-@pytest.mark.parametrize("zone", ZONES)
-def test_each_zone_expires_objects_after_its_own_days_and_stays_in_standard_by_default(zone: str) -> None:
+def test_raw_expires_objects_after_its_days_and_stays_in_standard_by_default() -> None:
+    build().template().has_resource_properties(
+        "AWS::S3::Bucket", zone_bucket("raw", first_rule({"ExpirationInDays": RAW_DAYS, "Transitions": Match.absent()}))
+    )
+
+
+@pytest.mark.parametrize("zone", ["conformed", "curated"])
+def test_iceberg_zones_expire_no_object_by_lifecycle(zone: str) -> None:
+    # Their jobs delete old rows and the table optimizers expire snapshots: a lifecycle rule would delete
+    # data files that live snapshots still reference.
     build().template().has_resource_properties(
         "AWS::S3::Bucket",
-        zone_bucket(zone, first_rule({"ExpirationInDays": DAYS[zone], "Transitions": Match.absent()})),
+        zone_bucket(
+            zone, first_rule({"ExpirationInDays": Match.absent(), "NoncurrentVersionExpiration": Match.any_value()})
+        ),
     )
 
 
@@ -100,17 +109,16 @@ def test_no_zone_is_locked_by_default(zone: str) -> None:
 # --- customisations ---------------------------------------------------------------------------------
 
 
-def test_infrequent_access_applies_only_to_zones_that_keep_objects_longer() -> None:
-    # curated keeps objects exactly 365 days: no transition (S3 needs it below the expiration).
-    template = build(infrequent_access_after_days=365).template()
-    for zone in ("raw", "conformed"):
+def test_infrequent_access_applies_to_raw_only_when_it_keeps_objects_longer_and_always_to_iceberg_zones() -> None:
+    template = build(raw_days=365, infrequent_access_after_days=365).template()
+    for zone in ("conformed", "curated"):
         template.has_resource_properties(
             "AWS::S3::Bucket",
             zone_bucket(zone, first_rule({"Transitions": [{"StorageClass": "STANDARD_IA", "TransitionInDays": 365}]})),
         )
+    # raw keeps objects exactly 365 days: no transition (S3 needs it below the expiration).
     template.has_resource_properties(
-        "AWS::S3::Bucket",
-        zone_bucket("curated", first_rule({"ExpirationInDays": 365, "Transitions": Match.absent()})),
+        "AWS::S3::Bucket", zone_bucket("raw", first_rule({"ExpirationInDays": 365, "Transitions": Match.absent()}))
     )
 
 

@@ -1,8 +1,10 @@
-"""EtlJobs on a bare stack: security configuration, jobs, workflow, the role's grants, validation, nag."""
+"""EtlJobs on a bare stack (with the LakeCatalog it runs against): security configuration, jobs and their
+arguments, workflow, the role's grants, validation, nag."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -14,6 +16,7 @@ from aws_cdk.assertions import Match, Template
 
 from construct_helpers import ACCOUNT, REGION, access_logs, bare_stack, site_keys, unacknowledged_findings
 from factory_constructs.etl.etl_jobs import GLUE_JOBS, EtlJobs
+from factory_constructs.etl.lake_catalog import LakeCatalog
 from factory_constructs.lake.lake_bucket import LakeBucket
 from site_model.etl_config import site_config_argument
 from synth_helpers import example_sites
@@ -34,6 +37,30 @@ READ_WRITE = [
 ]
 ENCRYPT_DECRYPT = ["kms:Decrypt", "kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"]
 FIX = "fix: pass the site's ETL config as a JSON object text, e.g. json.dumps of a dict"
+ICEBERG_TABLES = {
+    "conformed": ["tag_values", "rejects"],
+    "curated": ["tag_minute", "tag_hour", "line_shift_oee", "downtime_events"],
+}
+
+
+def glue_arn(resource: str) -> dict[str, Any]:
+    return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":glue:{REGION}:{ACCOUNT}:{resource}"]]}
+
+
+# The Data Catalog resources of the lake's Iceberg tables: the catalog, the two databases, the six tables.
+ICEBERG_RESOURCE_ARNS = [
+    glue_arn("catalog"),
+    glue_arn("database/planta_conformed"),
+    glue_arn("database/planta_curated"),
+    *(glue_arn(f"table/planta_{zone}/{table}") for zone, tables in ICEBERG_TABLES.items() for table in tables),
+]
+ICEBERG_CONF = (
+    "spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
+    " --conf spark.sql.catalog.glue_catalog=org.apache.iceberg.spark.SparkCatalog"
+    " --conf spark.sql.catalog.glue_catalog.catalog-impl=org.apache.iceberg.aws.glue.GlueCatalog"
+    " --conf spark.sql.catalog.glue_catalog.io-impl=org.apache.iceberg.aws.s3.S3FileIO"
+    " --conf spark.sql.catalog.glue_catalog.warehouse=s3://"
+)
 
 
 def plant_a_config() -> str:
@@ -72,8 +99,26 @@ class Built(NamedTuple):
         return outdir / (f"asset.{digest}.py" if extension == "py" else f"asset.{digest}")
 
 
+def catalog(stack: Stack, key: kms.IKey, buckets: Mapping[str, s3.IBucket]) -> LakeCatalog:
+    """The catalog of site plantA's lake on ``buckets``."""
+    return LakeCatalog(
+        stack,
+        "Catalog",
+        site_id="plantA",
+        areas=["filling"],
+        lines=["line1"],
+        raw=buckets["raw"],
+        conformed=buckets["conformed"],
+        curated=buckets["curated"],
+        key=key,
+        conformed_retention_days=400,
+        curated_retention_days=400,
+    )
+
+
 def build(site_config: str | None = None, *, stack: Stack | None = None) -> Built:
-    """EtlJobs "Etl" of site plantA on plain buckets and the site keys; ``site_config`` defaults to plantA's."""
+    """EtlJobs "Etl" of site plantA on plain buckets, their catalog and the site keys; ``site_config``
+    defaults to plantA's."""
     stack = stack or bare_stack()
     keys = site_keys(stack)
     buckets: dict[str, s3.IBucket] = {zone: s3.Bucket(stack, zone.title()) for zone in ("raw", "conformed", "curated")}
@@ -82,9 +127,7 @@ def build(site_config: str | None = None, *, stack: Stack | None = None) -> Buil
         "Etl",
         site_id="plantA",
         site_config=plant_a_config() if site_config is None else site_config,
-        raw=buckets["raw"],
-        conformed=buckets["conformed"],
-        curated=buckets["curated"],
+        catalog=catalog(stack, keys.data, buckets),
         key=keys.data,
         logs_key=keys.logs,
     )
@@ -122,13 +165,13 @@ def test_security_configuration_encrypts_output_and_bookmarks_with_the_key_and_l
 
 
 @pytest.mark.parametrize(("job_id", "workers"), [("RawToConformed", 4), ("ConformedToCurated", 2)])
-def test_each_job_runs_glue_5_on_g1x_workers_once_at_a_time_under_the_security_configuration(
+def test_each_job_runs_glue_5_1_on_g1x_workers_once_at_a_time_under_the_security_configuration(
     default: Built, job_id: str, workers: int
 ) -> None:
     properties = default.job_properties(job_id)
     # No "Name": Glue job names are generated.
     assert {key: value for key, value in properties.items() if key not in ("Command", "DefaultArguments", "Tags")} == {
-        "GlueVersion": "5.0",
+        "GlueVersion": "5.1",
         "WorkerType": "G.1X",
         "NumberOfWorkers": workers,
         "Timeout": 120,
@@ -151,24 +194,59 @@ def test_each_jobs_script_location_is_an_asset_of_its_own_script(default: Built,
     assert default.staged_asset(location).read_bytes() == (GLUE_JOBS / script).read_bytes()
 
 
-@pytest.mark.parametrize("job_id", ["RawToConformed", "ConformedToCurated"])
-def test_each_job_gets_the_lake_paths_the_site_config_the_library_and_metrics_and_logs(
-    default: Built, job_id: str
-) -> None:
-    arguments = default.job_properties(job_id)["DefaultArguments"]
-    assert arguments == {
-        "--raw_path": default.s3_url("raw", "tags/"),
-        "--conformed_path": default.s3_url("conformed", "tag_values/"),
-        "--rejects_path": default.s3_url("conformed", "rejects/"),
-        "--watermark_path": default.s3_url("conformed", "_state/raw_to_conformed/"),
-        "--curated_path": default.s3_url("curated", ""),
+def common_arguments(built: Built, arguments: dict[str, Any]) -> dict[str, Any]:
+    """What both jobs get: the Iceberg catalog and its settings, the conformed database, the site config,
+    the library, and metrics and logs."""
+    return {
+        "--catalog": "glue_catalog",
+        "--conformed_database": "planta_conformed",
         "--site_config": plant_a_config(),
+        "--datalake-formats": "iceberg",
+        "--conf": {
+            "Fn::Join": ["", [ICEBERG_CONF, built.resolve(built.buckets["curated"].bucket_name), "/warehouse/"]]
+        },
         "--extra-py-files": arguments["--extra-py-files"],
         "--job-bookmark-option": "job-bookmark-disable",
         "--enable-metrics": "true",
         "--enable-observability-metrics": "true",
         "--enable-continuous-cloudwatch-log": "true",
         "--job-language": "python",
+    }
+
+
+def test_the_conformed_job_gets_the_raw_folder_its_watermark_folder_and_the_conformed_database(
+    default: Built,
+) -> None:
+    arguments = default.job_properties("RawToConformed")["DefaultArguments"]
+    assert arguments == {
+        "--raw_path": default.s3_url("raw", "tags/"),
+        "--watermark_path": default.s3_url("conformed", "_state/raw_to_conformed/"),
+        "--retention_days": "400",  # the catalog's conformed retention: the job deletes older days
+        **common_arguments(default, arguments),
+    }
+
+
+def test_the_curated_job_gets_both_databases_and_its_state_folder(default: Built) -> None:
+    arguments = default.job_properties("ConformedToCurated")["DefaultArguments"]
+    # No --lookback_days: the job recomputes the windows that received new rows; a backfill passes it.
+    assert arguments == {
+        "--curated_database": "planta_curated",
+        "--state_path": default.s3_url("curated", "_state/conformed_to_curated/"),
+        "--retention_days": "400",  # the catalog's curated retention
+        **common_arguments(default, arguments),
+    }
+
+
+def test_the_iceberg_settings_name_the_glue_catalog_with_the_curated_warehouse(default: Built) -> None:
+    """--conf is one Glue argument holding every Spark setting, joined by " --conf "."""
+    conf = default.job_properties("RawToConformed")["DefaultArguments"]["--conf"]["Fn::Join"][1]
+    settings = dict(setting.split("=", 1) for setting in (conf[0] + "<curated>" + conf[2]).split(" --conf "))
+    assert settings == {
+        "spark.sql.extensions": "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
+        "spark.sql.catalog.glue_catalog": "org.apache.iceberg.spark.SparkCatalog",
+        "spark.sql.catalog.glue_catalog.catalog-impl": "org.apache.iceberg.aws.glue.GlueCatalog",
+        "spark.sql.catalog.glue_catalog.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
+        "spark.sql.catalog.glue_catalog.warehouse": "s3://<curated>/warehouse/",
     }
 
 
@@ -270,7 +348,9 @@ def test_the_role_is_assumed_by_glue_with_the_glue_service_policy(default: Built
     )
 
 
-def test_the_role_reads_raw_and_assets_rewrites_conformed_and_curated_and_uses_both_keys(default: Built) -> None:
+def test_the_role_reads_raw_and_assets_rewrites_conformed_and_curated_uses_both_keys_and_commits_to_the_iceberg_tables(
+    default: Built,
+) -> None:
     def bucket_and_objects(zone: str) -> list[Any]:
         bucket = default.buckets[zone]
         return [default.resolve(bucket.bucket_arn), default.resolve(bucket.arn_for_objects("*"))]
@@ -300,6 +380,18 @@ def test_the_role_reads_raw_and_assets_rewrites_conformed_and_curated_and_uses_b
                             "Action": ENCRYPT_DECRYPT,
                             "Effect": "Allow",
                             "Resource": default.resolve(default.logs_key.key_arn),
+                        },
+                        {
+                            "Action": ["glue:GetDatabase", "glue:GetTable", "glue:UpdateTable"],
+                            "Effect": "Allow",
+                            "Resource": ICEBERG_RESOURCE_ARNS,
+                        },
+                        # AWSGlueServiceRole allows glue:* on everything: the Data Catalog stays the lake's.
+                        {
+                            "Sid": "OnlyTheLakesIcebergTables",
+                            "Action": ["glue:*Database*", "glue:*Table*", "glue:*Partition*"],
+                            "Effect": "Deny",
+                            "NotResource": ICEBERG_RESOURCE_ARNS,
                         },
                     ]
                 )
@@ -375,9 +467,7 @@ def test_the_etl_alone_on_an_audit_trail_stack_has_no_unacknowledged_findings() 
         "Etl",
         site_id="plantA",
         site_config=plant_a_config(),
-        raw=zones["raw"],
-        conformed=zones["conformed"],
-        curated=zones["curated"],
+        catalog=catalog(stack, keys.data, zones),
         key=keys.data,
         logs_key=keys.logs,
     )

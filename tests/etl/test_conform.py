@@ -1,4 +1,5 @@
-"""raw -> conformed on a local Spark session: typing, units, duplicates, rejects, late data, re-runs."""
+"""raw -> conformed on local Spark and Iceberg: typing, units, duplicates, rejects, late data, re-runs, and a
+merge that reads only the partitions it writes to."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dmc_etl import lake
+from dmc_etl.catalog import LOCAL_CATALOG, table_name
 from dmc_etl.config import parse_site_config
 from dmc_etl.conform import ConformSummary, RawObjects, conform
-from dmc_etl.jobs import raw_to_conformed
-from dmc_etl.schemas import CONFORMED_COLUMNS, CONFORMED_PLAIN, REJECTS_COLUMNS
+from dmc_etl.jobs import conformed_to_curated, raw_to_conformed
+from dmc_etl.lake import session_conf
+from dmc_etl.schemas import CONFORMED_COLUMNS, REJECTS_COLUMNS
 
 from envelope.tag_envelope import encode, tag_batch, tag_value
 from tests.etl.conftest import write_raw
+from tests.etl.test_lake import MergeRecorder, cached_plan, node_names, plan_nodes
 
 pytestmark = pytest.mark.spark
 
@@ -50,22 +53,37 @@ def batch(batch_seq: int, values: list[dict], **extra: Any) -> dict:
     return {**message, **extra}
 
 
-def args(tmp_path: Path) -> dict[str, str]:
+# Long enough that the tests' days stay in the tables (the job deletes older days after it merged).
+RETENTION_DAYS = 3650
+
+
+def args(tmp_path: Path, database: str) -> dict[str, str]:
+    """The job's arguments, as the stack passes them, for the local catalog's ``database``."""
     return {
         "raw_path": str(tmp_path / "raw" / "tags"),
-        "conformed_path": str(tmp_path / "conformed"),
-        "rejects_path": str(tmp_path / "rejects"),
+        "catalog": LOCAL_CATALOG,
+        "conformed_database": database,
         "site_config": SITE_CONFIG,
+        "watermark_path": str(tmp_path / "watermark"),
+        "retention_days": "3650",
     }
 
 
-def conform_into(spark: Any, tmp_path: Path, *paths: Path) -> ConformSummary:
-    """``conform`` of the objects under ``paths`` into the conformed and rejects tables of ``tmp_path``."""
+def tag_values(database: str) -> str:
+    return table_name(LOCAL_CATALOG, database, "tag_values")
+
+
+def rejects_table(database: str) -> str:
+    return table_name(LOCAL_CATALOG, database, "rejects")
+
+
+def conform_into(spark: Any, database: str, *paths: Path) -> ConformSummary:
+    """``conform`` of the objects under ``paths`` into the conformed and rejects tables of ``database``."""
     return conform(
         spark,
         RawObjects([str(path) for path in paths]),
-        conformed_path=str(tmp_path / "conformed"),
-        rejects_path=str(tmp_path / "rejects"),
+        conformed_table=tag_values(database),
+        rejects_table=rejects_table(database),
         config=parse_site_config(SITE_CONFIG),
     )
 
@@ -74,8 +92,22 @@ def set_mtime(path: Path, moment: datetime) -> None:
     os.utime(path, (moment.timestamp(), moment.timestamp()))
 
 
-def rows(spark: Any, path: Path) -> list[dict[str, Any]]:
-    return [row.asDict() for row in spark.read.parquet(str(path)).collect()]
+def rows(spark: Any, table: str) -> list[dict[str, Any]]:
+    return [row.asDict() for row in spark.table(table).collect()]
+
+
+def reject_keys(spark: Any, database: str) -> list[tuple[str, int, str]]:
+    """(object name, value index or -1 for a whole line, reason) of every reject, sorted."""
+    found = rows(spark, rejects_table(database))
+    return sorted(
+        (Path(r["source_file"]).name, -1 if r["value_index"] is None else r["value_index"], r["reason"]) for r in found
+    )
+
+
+def data_files(spark: Any, table: str) -> list[dict[str, Any]]:
+    """The table's current data files (Iceberg's ``files`` metadata table): path, partition, rows."""
+    frame = spark.table(f"{table}.files").selectExpr("file_path", "partition", "record_count")
+    return [row.asDict(recursive=True) for row in frame.collect()]
 
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -84,9 +116,12 @@ WRONG_TYPE = encode(batch(1, [value("filler/speed", 1.0, 11)])).decode().replace
 
 
 @pytest.fixture(scope="module")
-def conformed_once(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
-    """One run over two raw objects: typed values, units, a duplicated batch, every kind of malformed line."""
+def conformed_once(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Any]:
+    """One run over two raw objects: typed values, units, a duplicated batch, every kind of malformed line.
+
+    The job creates its database's tables itself (a new database in the local catalog)."""
     tmp_path = tmp_path_factory.mktemp("conform")
+    database = "conformed_once"
     good = batch(
         0,
         [
@@ -134,13 +169,13 @@ def conformed_once(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> tupl
     )
     for path in (first, second):
         set_mtime(path, NOW - timedelta(minutes=5))
-    summary = raw_to_conformed(spark, args(tmp_path), NOW)
-    return tmp_path, summary
+    summary = raw_to_conformed(spark, args(tmp_path, database), NOW)
+    return database, summary
 
 
-def test_values_are_typed_converted_and_deduplicated(spark: Any, conformed_once: tuple[Path, Any]) -> None:
-    tmp_path, summary = conformed_once
-    found = {row["id"]: row for row in rows(spark, tmp_path / "conformed")}
+def test_values_are_typed_converted_and_deduplicated(spark: Any, conformed_once: tuple[str, Any]) -> None:
+    database, summary = conformed_once
+    found = {row["id"]: row for row in rows(spark, tag_values(database))}
     assert sorted(found) == ["gw-01:1", "gw-01:14", "gw-01:2", "gw-01:3", "gw-01:4", "gw-01:5", "gw-01:6", "gw-01:7"]
     assert summary.values == 15  # 7 values twice (the repeated batch) and one new value, before deduplication
     typed = {
@@ -167,7 +202,7 @@ def test_values_are_typed_converted_and_deduplicated(spark: Any, conformed_once:
     )
     assert row["ts"] == datetime(2026, 1, 5, 8, 0)  # UTC wall time (the session time zone)
     assert row["date"] == date(2026, 1, 5)
-    assert [name for name in spark.read.parquet(str(tmp_path / "conformed")).columns] == [
+    assert spark.table(tag_values(database)).columns == [
         *(name for name, _ in CONFORMED_COLUMNS),
         "area",
         "line",
@@ -175,29 +210,25 @@ def test_values_are_typed_converted_and_deduplicated(spark: Any, conformed_once:
     ]
 
 
-def test_columns_with_a_value_per_row_are_written_without_a_dictionary(
-    spark: Any, conformed_once: tuple[Path, Any]
-) -> None:
-    tmp_path, _ = conformed_once
-    jvm = spark._jvm
-    written = next((tmp_path / "conformed").rglob("*.parquet"))
-    source = jvm.org.apache.parquet.hadoop.util.HadoopInputFile.fromPath(
-        jvm.org.apache.hadoop.fs.Path(str(written)), spark._jsc.hadoopConfiguration()
-    )
-    reader = jvm.org.apache.parquet.hadoop.ParquetFileReader.open(source)
-    try:
-        chunks = reader.getFooter().getBlocks().get(0).getColumns()
-        encodings = {chunk.getPath().toDotString(): chunk.getEncodings().toString() for chunk in chunks}
-    finally:
-        reader.close()
-    assert all("DICTIONARY" not in encodings[name] for name in CONFORMED_PLAIN), encodings
-    assert "DICTIONARY" in encodings["path"]  # repeating columns keep theirs
+def appends(spark: Any, table: str) -> int:
+    """How many snapshots of ``table`` added rows (the job's retention deletes are snapshots of their own)."""
+    return int(spark.table(f"{table}.snapshots").where("operation = 'append'").count())
+
+
+def test_one_run_is_one_commit_of_each_table(spark: Any, conformed_once: tuple[str, Any]) -> None:
+    database, _ = conformed_once
+    for table in (tag_values(database), rejects_table(database)):
+        assert appends(spark, table) == 1, table
+    # The new rows of a line land in one file per partition.
+    assert [(f["partition"]["area"], f["partition"]["line"]) for f in data_files(spark, tag_values(database))] == [
+        ("filling", "line1")
+    ]
 
 
 def test_each_kind_of_malformed_input_is_counted_and_kept_with_its_reason(
-    spark: Any, conformed_once: tuple[Path, Any]
+    spark: Any, conformed_once: tuple[str, Any]
 ) -> None:
-    tmp_path, summary = conformed_once
+    database, summary = conformed_once
     assert summary.rejects == {
         "message": 2,
         "line": 1,
@@ -207,7 +238,7 @@ def test_each_kind_of_malformed_input_is_counted_and_kept_with_its_reason(
         "values[].path": 2,
         "values[].ts": 2,
     }
-    rejects = rows(spark, tmp_path / "rejects")
+    rejects = rows(spark, rejects_table(database))
     # value_index is null for a whole refused line: -1 here, so the rows sort.
     reasons = sorted(
         (Path(r["source_file"]).name, -1 if r["value_index"] is None else r["value_index"], r["reason"])
@@ -245,14 +276,14 @@ def test_each_kind_of_malformed_input_is_counted_and_kept_with_its_reason(
         json.loads(by_reason["values[7].quality: 'excellent' is not one of good, uncertain, bad"]["record"])["quality"]
         == "excellent"
     )
-    assert {r["date"] for r in rejects} == {date(2026, 1, 5)}  # the raw object's date partition
-    assert [c for c in spark.read.parquet(str(tmp_path / "rejects")).columns] == [
-        *(name for name, _ in REJECTS_COLUMNS),
-        "date",
-    ]
+    assert {r["date"] for r in rejects} == {"2026-01-05"}  # the raw object's date partition
+    assert spark.table(rejects_table(database)).columns == [*(name for name, _ in REJECTS_COLUMNS), "date"]
 
 
-def test_late_data_lands_in_its_day_and_reruns_change_nothing(spark: Any, tmp_path: Path) -> None:
+def test_late_data_lands_in_its_day_and_reruns_change_nothing(
+    spark: Any, tmp_path: Path, databases: tuple[str, str]
+) -> None:
+    database = databases[0]
     before_midnight = [
         value("filler/speed", 1.0, 1, ts="2026-01-05T23:59:00.000Z"),
         value("filler/speed", 2.0, 2, ts="2026-01-06T00:00:30.000Z"),
@@ -260,7 +291,7 @@ def test_late_data_lands_in_its_day_and_reruns_change_nothing(spark: Any, tmp_pa
     first = write_raw(tmp_path / "raw", "filling", "line1", "2026-01-05", "23", "x.json", [batch(0, before_midnight)])
     run1 = datetime(2026, 1, 6, 1, 0, tzinfo=UTC)
     set_mtime(first, run1 - timedelta(hours=2))
-    assert raw_to_conformed(spark, args(tmp_path), run1).values == 2
+    assert raw_to_conformed(spark, args(tmp_path, database), run1).values == 2
 
     # Replayed from an edge spool an hour later: a value of the 5th, and a copy of one already conformed.
     late = [
@@ -270,34 +301,68 @@ def test_late_data_lands_in_its_day_and_reruns_change_nothing(spark: Any, tmp_pa
     second = write_raw(tmp_path / "raw", "filling", "line1", "2026-01-05", "22", "y.json", [batch(1, late)])
     run2 = run1 + timedelta(hours=1)
     set_mtime(second, run1 + timedelta(minutes=10))
-    summary = raw_to_conformed(spark, args(tmp_path), run2)
+    summary = raw_to_conformed(spark, args(tmp_path, database), run2)
     assert summary.values == 2  # only the new object was read
     assert summary.partitions == [{"area": "filling", "line": "line1", "date": date(2026, 1, 5)}]
 
     def by_day() -> dict[date, list[str]]:
         days: dict[date, list[str]] = {}
-        for row in rows(spark, tmp_path / "conformed"):
+        for row in rows(spark, tag_values(database)):
             days.setdefault(row["date"], []).append(row["id"])
         return {day: sorted(ids) for day, ids in days.items()}
 
     expected = {date(2026, 1, 5): ["gw-01:1", "gw-01:3"], date(2026, 1, 6): ["gw-01:2"]}
     assert by_day() == expected
+    # The late value was appended to its old day: the rows already there were not rewritten.
+    day_files = sorted(
+        f["record_count"] for f in data_files(spark, tag_values(database)) if f["partition"]["date"] == date(2026, 1, 5)
+    )
+    assert day_files == [1, 1]
 
-    # The same run again reads nothing new; a run from scratch (no watermark) reads both objects again.
-    assert raw_to_conformed(spark, args(tmp_path), run2).values == 0
-    fresh = {**args(tmp_path), "watermark_path": str(tmp_path / "other-watermark")}
+    # The same run again reads nothing new; a run from scratch (no watermark) reads both objects again,
+    # and adds neither rows nor files.
+    assert raw_to_conformed(spark, args(tmp_path, database), run2).values == 0
+    files = data_files(spark, tag_values(database))
+    fresh = {**args(tmp_path, database), "watermark_path": str(tmp_path / "other-watermark")}
     assert raw_to_conformed(spark, fresh, run2 + timedelta(hours=1)).values == 4
     assert by_day() == expected
-    files = list((tmp_path / "conformed" / "area=filling" / "line=line1" / "date=2026-01-05").glob("*.parquet"))
-    assert len(files) == 1  # the partition was rewritten, not appended to
+    assert data_files(spark, tag_values(database)) == files
 
 
-def test_a_fresh_raw_zone_is_not_an_error(spark: Any, tmp_path: Path) -> None:
-    summary = raw_to_conformed(spark, args(tmp_path), NOW)
+def test_a_rerun_over_refused_input_adds_no_rejects(spark: Any, tmp_path: Path, databases: tuple[str, str]) -> None:
+    database = databases[0]
+    refused = {**value("filler/speed", 1.0, 1), "quality": "excellent"}
+    raw = write_raw(
+        tmp_path / "raw",
+        "filling",
+        "line1",
+        "2026-01-05",
+        "08",
+        "r.json",
+        ["not json", "not json", batch(0, [refused])],
+    )
+    set_mtime(raw, NOW - timedelta(minutes=5))
+    assert raw_to_conformed(spark, args(tmp_path, database), NOW).rejects == {"message": 2, "values[].quality": 1}
+    kept = reject_keys(spark, database)
+    # Two identical refused lines of one object are one reject: the same place, reason and text.
+    assert kept == [
+        ("r.json", -1, "message: not a JSON object of the tag envelope's types"),
+        ("r.json", 0, "values[0].quality: 'excellent' is not one of good, uncertain, bad"),
+    ]
+    fresh = {**args(tmp_path, database), "watermark_path": str(tmp_path / "other-watermark")}
+    assert raw_to_conformed(spark, fresh, NOW).rejects == {"message": 2, "values[].quality": 1}
+    assert reject_keys(spark, database) == kept
+
+
+def test_a_fresh_raw_zone_is_not_an_error(spark: Any, tmp_path: Path, databases: tuple[str, str]) -> None:
+    summary = raw_to_conformed(spark, args(tmp_path, databases[0]), NOW)
     assert (summary.values, summary.rejects, summary.partitions) == (0, {}, [])
+    assert appends(spark, tag_values(databases[0])) == 0  # nothing merged
 
 
-def test_a_raw_folder_that_does_not_exist_is_skipped_and_the_others_are_read(spark: Any, tmp_path: Path) -> None:
+def test_a_raw_folder_that_does_not_exist_is_skipped_and_the_others_are_read(
+    spark: Any, tmp_path: Path, databases: tuple[str, str]
+) -> None:
     write_raw(
         tmp_path / "raw",
         "filling",
@@ -307,19 +372,31 @@ def test_a_raw_folder_that_does_not_exist_is_skipped_and_the_others_are_read(spa
         "one.json",
         [batch(0, [value("filler/speed", 1.0, 1)])],
     )
-    summary = conform_into(spark, tmp_path, tmp_path / "not-yet", tmp_path / "raw" / "tags")
+    summary = conform_into(spark, databases[0], tmp_path / "not-yet", tmp_path / "raw" / "tags")
     assert (summary.values, summary.rejects) == (1, {})
-    assert [row["id"] for row in rows(spark, tmp_path / "conformed")] == ["gw-01:1"]
+    assert [row["id"] for row in rows(spark, tag_values(databases[0]))] == ["gw-01:1"]
 
 
-def test_objects_of_blank_lines_conform_to_nothing(spark: Any, tmp_path: Path) -> None:
+def test_objects_of_blank_lines_conform_to_nothing(spark: Any, tmp_path: Path, databases: tuple[str, str]) -> None:
     blank = write_raw(tmp_path / "raw", "filling", "line1", "2026-01-05", "08", "blank.json", ["", "  "])
     set_mtime(blank, NOW - timedelta(minutes=5))
-    summary = raw_to_conformed(spark, args(tmp_path), NOW)
+    summary = raw_to_conformed(spark, args(tmp_path, databases[0]), NOW)
     assert (summary.values, summary.rejects, summary.partitions) == (0, {}, [])
 
 
-def test_only_a_timestamp_ending_in_one_z_is_read_as_utc(spark: Any, tmp_path: Path) -> None:
+def test_only_refused_lines_are_counted_and_kept(spark: Any, tmp_path: Path, databases: tuple[str, str]) -> None:
+    """No value to insert: the conformed table gets no commit, the rejects table its lines."""
+    raw = write_raw(tmp_path / "raw", "filling", "line1", "2026-01-05", "08", "bad.json", ["not json"])
+    set_mtime(raw, NOW - timedelta(minutes=5))
+    summary = raw_to_conformed(spark, args(tmp_path, databases[0]), NOW)
+    assert (summary.values, summary.rejects, summary.partitions) == (0, {"message": 1}, [])
+    assert appends(spark, tag_values(databases[0])) == 0
+    assert [r["record"] for r in rows(spark, rejects_table(databases[0]))] == ["not json"]
+
+
+def test_only_a_timestamp_ending_in_one_z_is_read_as_utc(
+    spark: Any, tmp_path: Path, databases: tuple[str, str]
+) -> None:
     stamps = [
         "2026-01-05T08:00:00.250Z",
         "2026-01-05T08Z00:00Z",
@@ -330,29 +407,50 @@ def test_only_a_timestamp_ending_in_one_z_is_read_as_utc(spark: Any, tmp_path: P
     values = [value("filler/speed", 1.0, seq, ts=ts) for seq, ts in enumerate(stamps, start=1)]
     raw = write_raw(tmp_path / "raw", "filling", "line1", "2026-01-05", "08", "z.json", [batch(0, values)])
     set_mtime(raw, NOW - timedelta(minutes=5))
-    summary = raw_to_conformed(spark, args(tmp_path), NOW)
+    summary = raw_to_conformed(spark, args(tmp_path, databases[0]), NOW)
     assert (summary.values, summary.rejects) == (1, {"values[].ts": 4})
-    assert [row["ts"] for row in rows(spark, tmp_path / "conformed")] == [datetime(2026, 1, 5, 8, 0, 0, 250000)]
+    assert [row["ts"] for row in rows(spark, tag_values(databases[0]))] == [datetime(2026, 1, 5, 8, 0, 0, 250000)]
 
 
-def test_a_path_must_name_a_cell_and_a_tag_below_the_line(spark: Any, tmp_path: Path) -> None:
+def test_an_offset_before_the_z_files_the_value_under_its_utc_day(
+    spark: Any, tmp_path: Path, databases: tuple[str, str]
+) -> None:
+    """The leniency of the module docstring: the merge reads the partition of the UTC day, not of the text."""
+    values = [value("filler/speed", 1.0, 1, ts="2026-01-05T00:30:00+01:00Z")]
+    raw = write_raw(tmp_path / "raw", "filling", "line1", "2026-01-05", "00", "o.json", [batch(0, values)])
+    set_mtime(raw, NOW - timedelta(minutes=5))
+    summary = raw_to_conformed(spark, args(tmp_path, databases[0]), NOW)
+    assert summary.partitions == [{"area": "filling", "line": "line1", "date": date(2026, 1, 4)}]
+    fresh = {**args(tmp_path, databases[0]), "watermark_path": str(tmp_path / "other-watermark")}
+    raw_to_conformed(spark, fresh, NOW)
+    assert [(row["ts"], row["date"]) for row in rows(spark, tag_values(databases[0]))] == [
+        (datetime(2026, 1, 4, 23, 30), date(2026, 1, 4))
+    ]
+
+
+def test_a_path_must_name_a_cell_and_a_tag_below_the_line(
+    spark: Any, tmp_path: Path, databases: tuple[str, str]
+) -> None:
     tags = ["filler/speed", "/speed", "filler/", "filler/speed/extra"]  # the first is the only good one
     values = [value(tag, 1.0, seq) for seq, tag in enumerate(tags, start=1)]
     raw = write_raw(tmp_path / "raw", "filling", "line1", "2026-01-05", "08", "paths.json", [batch(0, values)])
     set_mtime(raw, NOW - timedelta(minutes=5))
-    summary = raw_to_conformed(spark, args(tmp_path), NOW)
+    summary = raw_to_conformed(spark, args(tmp_path, databases[0]), NOW)
     assert (summary.values, summary.rejects) == (1, {"values[].path": 3})
-    assert [(row["cell"], row["tag"]) for row in rows(spark, tmp_path / "conformed")] == [("filler", "speed")]
+    assert [(row["cell"], row["tag"]) for row in rows(spark, tag_values(databases[0]))] == [("filler", "speed")]
 
 
-def test_a_refused_copy_of_a_value_never_displaces_the_accepted_one(spark: Any, tmp_path: Path) -> None:
+def test_a_refused_copy_of_a_value_never_displaces_the_accepted_one(
+    spark: Any, tmp_path: Path, databases: tuple[str, str]
+) -> None:
+    database = databases[0]
     good = value("filler/speed", 1.0, 1)
     refused = {**good, "quality": "excellent"}  # the same id, refused
     first = write_raw(
         tmp_path / "raw", "filling", "line1", "2026-01-05", "08", "a.json", [batch(0, [refused]), batch(1, [good])]
     )
     set_mtime(first, NOW - timedelta(minutes=5))
-    summary = raw_to_conformed(spark, args(tmp_path), NOW)
+    summary = raw_to_conformed(spark, args(tmp_path, database), NOW)
     assert (summary.values, summary.rejects) == (1, {"values[].quality": 1})
     # Later, into the partition that now holds the accepted copy: a refused copy alone, then both orders.
     second = write_raw(
@@ -364,46 +462,90 @@ def test_a_refused_copy_of_a_value_never_displaces_the_accepted_one(spark: Any, 
         "b.json",
         [batch(2, [refused]), batch(3, [good, {**refused, "seq": 2, "id": "gw-01:2"}, value("filler/speed", 2.0, 2)])],
     )
-    summary = conform_into(spark, tmp_path, second)
+    summary = conform_into(spark, database, second)
     assert (summary.values, summary.rejects) == (2, {"values[].quality": 2})
-    conformed = sorted((row["id"], row["quality"], row["value_double"]) for row in rows(spark, tmp_path / "conformed"))
+    conformed = sorted((row["id"], row["quality"], row["value_double"]) for row in rows(spark, tag_values(database)))
     assert conformed == [("gw-01:1", "good", 1.0), ("gw-01:2", "good", 2.0)]
 
 
-def test_values_are_not_moved_between_tasks_only_their_batches(
-    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_merge_reads_only_the_partitions_of_the_new_rows(
+    spark: Any, tmp_path: Path, databases: tuple[str, str]
 ) -> None:
-    """The plan's one exchange moves whole batches to the task of their line, before they are exploded;
-    rows already in the table join them distributed the same way, with no exchange after the union."""
-    plans: list[str] = []
-    write = lake.write_partitions
+    """A data file of a partition the run does not write to is never opened: removed from disk, the run
+    still succeeds; the scan of the table's side lists only the touched partition's file."""
+    database = databases[0]
+    day5 = write_raw(
+        tmp_path / "raw", "filling", "line1", "2026-01-05", "08", "5.json", [batch(0, [value("filler/speed", 1.0, 1)])]
+    )
+    day6 = [value("filler/speed", 2.0, 2, ts="2026-01-06T08:00:00.000Z")]
+    conform_into(
+        spark,
+        database,
+        day5,
+        write_raw(tmp_path / "raw", "filling", "line1", "2026-01-06", "08", "6.json", [batch(1, day6)]),
+    )
+    other = [value("filler/speed", 3.0, 3, ts="2026-01-05T08:00:00.000Z")]
+    line2 = batch(2, other, line="acme/plantA/filling/line2")
+    line2["values"][0]["path"] = "acme/plantA/filling/line2/filler/speed"
+    conform_into(
+        spark, database, write_raw(tmp_path / "raw", "filling", "line2", "2026-01-05", "08", "l2.json", [line2])
+    )
+    for f in data_files(spark, tag_values(database)):
+        if (f["partition"]["line"], f["partition"]["date"]) != ("line1", date(2026, 1, 5)):
+            Path(f["file_path"].removeprefix("file:")).unlink()
 
-    def recording(frame: Any, *rest: Any, **options: Any) -> None:
-        plans.append(frame._jdf.queryExecution().executedPlan().toString())
-        write(frame, *rest, **options)
+    late = write_raw(
+        tmp_path / "raw",
+        "filling",
+        "line1",
+        "2026-01-05",
+        "09",
+        "late.json",
+        [batch(3, [value("filler/speed", 1.0, 1), value("filler/speed", 4.0, 4)])],
+    )
+    with MergeRecorder(spark) as recorder:
+        summary = conform_into(spark, database, late)
+    assert summary.partitions == [{"area": "filling", "line": "line1", "date": date(2026, 1, 5)}]
+    assert [(s["table"], s["result_data_files"]) for s in recorder.scans] == [(tag_values(database), 1)]
+    kept = spark.table(tag_values(database)).where("line = 'line1' AND date = DATE '2026-01-05'")
+    assert sorted(row.id for row in kept.collect()) == ["gw-01:1", "gw-01:4"]
 
-    monkeypatch.setattr(lake, "write_partitions", recording)
-    one = [batch(0, [value("filler/speed", 1.0, 1)])]
-    raw = write_raw(tmp_path / "raw", "filling", "line1", "2026-01-05", "08", "p.json", one)
+
+def test_only_batches_move_between_tasks_and_only_the_tables_keys_join_them(
+    spark: Any, tmp_path: Path, databases: tuple[str, str]
+) -> None:
+    """The plan's one exchange of new data moves whole batches to the task of their line, before they are
+    taken apart; the new rows stay there through checks, deduplication, the merge and the write, and
+    only the keys of the partitions the table already holds are moved to them."""
+    database = databases[0]
+    raw = write_raw(
+        tmp_path / "raw", "filling", "line1", "2026-01-05", "08", "p.json", [batch(0, [value("filler/speed", 1.0, 1)])]
+    )
     set_mtime(raw, NOW - timedelta(minutes=5))
-    raw_to_conformed(spark, args(tmp_path), NOW)
-    rerun = {**args(tmp_path), "watermark_path": str(tmp_path / "other-watermark")}
-    raw_to_conformed(spark, rerun, NOW)  # reads the object again, into the now existing partition
+    with MergeRecorder(spark) as recorder:
+        raw_to_conformed(spark, args(tmp_path, database), NOW)
+        rerun = {**args(tmp_path, database), "watermark_path": str(tmp_path / "other-watermark")}
+        with session_conf(spark, {"spark.sql.autoBroadcastJoinThreshold": "-1"}):  # as for a large table
+            raw_to_conformed(spark, rerun, NOW)  # reads the object again, into the now existing partition
+    fresh, merge = recorder.plans
+    # The batches are kept as they arrive at their line's task: read, moved once, not yet taken apart.
+    kept = node_names(cached_plan(fresh))
+    assert kept.count("ShuffleExchangeExec") == 1 and "GenerateExec" not in kept, kept
+    (exchange,) = [n for n in plan_nodes(cached_plan(fresh)) if n.getClass().getSimpleName() == "ShuffleExchangeExec"]
+    assert exchange.simpleString(200).startswith("Exchange hashpartitioning(area"), exchange.simpleString(200)
+    # Into an empty partition: the new rows go from the kept batches to the write without moving.
+    assert "GenerateExec" in node_names(fresh) and "ShuffleExchangeExec" not in node_names(fresh), node_names(fresh)
+    # Into the partition: the table's keys of that partition alone are moved to the new rows.
+    names = node_names(merge)
+    assert "SortMergeJoinExec" in names and names.count("ShuffleExchangeExec") == 1, names
+    (moved,) = [n for n in plan_nodes(merge) if n.getClass().getSimpleName() == "ShuffleExchangeExec"]
+    assert node_names(moved)[-1] == "BatchScanExec", node_names(moved)
+    assert "InMemoryTableScanExec" not in node_names(moved), node_names(moved)
 
-    fresh, merge = plans
-    exchanges = [line for line in fresh.splitlines() if "Exchange" in line]
-    assert len(exchanges) == 1 and "hashpartitioning(area" in exchanges[0], fresh
-    assert fresh.index("Exchange") > fresh.index("Generate posexplode"), fresh  # below: batches, not values
-    # The checks are computed in the projection that builds the rows, not in a filter of their own:
-    # refused rows are dropped above the observation, and the aggregate's result is the written row.
-    below_observation = fresh[fresh.index("CollectMetrics") :]
-    assert "+- Filter" not in below_observation and "+- Filter" in fresh[: fresh.index("CollectMetrics")], fresh
-    assert fresh.splitlines()[1].lstrip("+- ").startswith("SortAggregate"), fresh
-    union = merge.index("Union")
-    assert "Exchange" not in merge[:union] and merge.count("Exchange hashpartitioning(area") == 2, merge
 
-
-def test_the_summary_names_only_partitions_that_received_accepted_values(spark: Any, tmp_path: Path) -> None:
+def test_the_summary_names_only_partitions_that_received_accepted_values(
+    spark: Any, tmp_path: Path, databases: tuple[str, str]
+) -> None:
     """A refused value of another day and line does not make its partition appear in the summary."""
     kept = value("filler/speed", 1.0, 1)
     refused_next_day = value("filler/speed", 2.0, 2, ts="2026-01-06T08:00:00.000Z", quality="excellent")
@@ -421,6 +563,85 @@ def test_the_summary_names_only_partitions_that_received_accepted_values(spark: 
         "p.json",
         [batch(0, [refused_next_day, kept]), batch(1, [other_line], line="acme/plantA/filling/line2")],
     )
-    summary = conform_into(spark, tmp_path, raw)
+    summary = conform_into(spark, databases[0], raw)
     assert (summary.values, summary.rejects) == (1, {"values[].quality": 2})
     assert summary.partitions == [{"area": "filling", "line": "line1", "date": date(2026, 1, 5)}]
+
+
+def test_a_job_names_every_missing_argument_at_once(spark: Any, tmp_path: Path) -> None:
+    partial = {key: item for key, item in args(tmp_path, "unused").items() if key not in ("catalog", "watermark_path")}
+    with pytest.raises(ValueError, match=r"^missing job argument\(s\) --catalog, --watermark_path; fix: pass them$"):
+        raw_to_conformed(spark, partial, NOW)
+    with pytest.raises(
+        ValueError,
+        match=r"^missing job argument\(s\) --curated_database, --state_path, --retention_days; fix: pass them$",
+    ):
+        conformed_to_curated(spark, {"catalog": LOCAL_CATALOG, "conformed_database": "x", "site_config": "{}"}, NOW)
+
+
+def test_lookback_days_must_be_a_positive_whole_number(spark: Any, tmp_path: Path) -> None:
+    arguments = {
+        "catalog": LOCAL_CATALOG,
+        "conformed_database": "x_conformed",
+        "curated_database": "x_curated",
+        "site_config": SITE_CONFIG,
+        "state_path": str(tmp_path / "state"),
+        "retention_days": "3650",
+    }
+    for text in ("two", "0", "-1", ""):
+        with pytest.raises(
+            ValueError, match=rf"^--lookback_days '{text}' is not a positive whole number; fix: pass e.g. 2$"
+        ):
+            conformed_to_curated(spark, {**arguments, "lookback_days": text}, NOW)
+
+
+def test_the_jobs_run_raw_to_curated_on_the_arguments_the_stack_passes(
+    spark: Any, tmp_path: Path, databases: tuple[str, str]
+) -> None:
+    """Both job functions, end to end on the contract's arguments: raw objects in, curated rows out."""
+    conformed, curated = databases
+    temperatures = [
+        value("filler/temperature", 20.0 + i, i, ts=f"2026-01-05T08:0{i}:00.000Z", unit="degC") for i in range(3)
+    ]
+    raw = write_raw(tmp_path / "raw", "filling", "line1", "2026-01-05", "08", "t.json", [batch(0, temperatures)])
+    set_mtime(raw, NOW - timedelta(minutes=5))
+    assert raw_to_conformed(spark, args(tmp_path, conformed), NOW).values == 3
+    curate_args = {
+        "catalog": LOCAL_CATALOG,
+        "conformed_database": conformed,
+        "curated_database": curated,
+        "site_config": SITE_CONFIG,
+        "state_path": str(tmp_path / "_state" / "conformed_to_curated"),
+        "retention_days": "3650",
+    }
+    conformed_to_curated(spark, curate_args, NOW)
+    minutes = spark.table(table_name(LOCAL_CATALOG, curated, "tag_minute")).collect()
+    assert sorted((row.window_start, row.value_avg) for row in minutes) == [
+        (datetime(2026, 1, 5, 8, minute), 20.0 + minute) for minute in range(3)
+    ]
+
+
+def test_each_job_keeps_only_its_zones_retention_days(spark: Any, tmp_path: Path, databases: tuple[str, str]) -> None:
+    """The zone buckets expire no object (live snapshots reference them): the jobs drop days out of retention."""
+    conformed, curated = databases
+    old = [value("filler/temperature", 1.0, 0, ts="2026-01-01T08:00:00.000Z", unit="degC")]
+    new = [value("filler/temperature", 2.0, 1, ts="2026-01-05T08:00:00.000Z", unit="degC")]
+    for day, values in (("2026-01-01", old), ("2026-01-05", new)):
+        raw = write_raw(
+            tmp_path / "raw", "filling", "line1", day, "08", f"{day}.json", [batch(0 if values is old else 1, values)]
+        )
+        set_mtime(raw, NOW - timedelta(minutes=5))
+    keep = (NOW.date() - date(2026, 1, 5)).days + 1  # keeps 2026-01-05, drops 2026-01-01
+    raw_to_conformed(spark, {**args(tmp_path, conformed), "retention_days": str(keep)}, NOW)
+    assert [row.ts.day for row in spark.table(tag_values(conformed)).collect()] == [5]
+    curate_args = {
+        "catalog": LOCAL_CATALOG,
+        "conformed_database": conformed,
+        "curated_database": curated,
+        "site_config": SITE_CONFIG,
+        "state_path": str(tmp_path / "_state" / "conformed_to_curated"),
+        "retention_days": str(keep),
+    }
+    conformed_to_curated(spark, curate_args, NOW)
+    minutes = spark.table(table_name(LOCAL_CATALOG, curated, "tag_minute")).collect()
+    assert [row.window_start.day for row in minutes] == [5]

@@ -24,6 +24,17 @@ from site_model import Site
 
 pytestmark = pytest.mark.synth
 
+# Arguments Glue itself reads (job parameters of the Glue runtime), not the scripts.
+GLUE_PARAMETERS = {
+    "--conf",
+    "--datalake-formats",
+    "--enable-continuous-cloudwatch-log",
+    "--enable-metrics",
+    "--enable-observability-metrics",
+    "--extra-py-files",
+    "--job-bookmark-option",
+    "--job-language",
+}
 # The entry script of each job -> the arguments it asks getResolvedOptions for (required, optional).
 SCRIPTS = {
     "raw_to_conformed.py": (RAW_TO_CONFORMED_ARGUMENTS, RAW_TO_CONFORMED_OPTIONAL),
@@ -100,3 +111,11 @@ def test_every_argument_a_job_requires_is_passed(synthesized: SynthesizedSite) -
         assert all(synthesized.resolve(properties["DefaultArguments"][f"--{name}"], "Data") for name in required)
         # An optional argument, when passed, must hold a value getResolvedOptions can return.
         assert all(properties["DefaultArguments"][f"--{name}"] for name in optional if name in passed), script
+
+
+def test_every_argument_passed_to_a_job_is_one_glue_or_the_job_reads(synthesized: SynthesizedSite) -> None:
+    """A stale argument (e.g. a path the job no longer reads) would be ignored silently."""
+    for script, properties in jobs(synthesized).items():
+        required, optional = SCRIPTS[script]
+        passed = set(properties["DefaultArguments"]) - GLUE_PARAMETERS
+        assert passed <= {f"--{name}" for name in (*required, *optional)}, script

@@ -49,8 +49,9 @@ def test_lifecycle_follows_the_site_models_retention(templates) -> None:
     raw = bucket_of_zone(templates["plantA"], "raw")["Properties"]["LifecycleConfiguration"]["Rules"][0]
     assert raw["ExpirationInDays"] == 3650
     assert raw["Transitions"] == [{"StorageClass": "STANDARD_IA", "TransitionInDays": 30}]
+    # The Iceberg zones' rows are expired by their jobs (--retention_days), not by object lifecycle.
     curated = bucket_of_zone(templates["plantC"], "curated")["Properties"]["LifecycleConfiguration"]["Rules"][0]
-    assert curated["ExpirationInDays"] == 1095
+    assert "ExpirationInDays" not in curated
 
 
 def test_raw_zone_of_an_annex_11_site_is_locked_in_compliance_mode(templates) -> None:
@@ -249,7 +250,7 @@ def test_a_silent_stream_raises_an_alarm_to_the_alert_topic(templates) -> None:
     )
 
 
-def test_glue_jobs_run_under_the_site_keys_with_metrics_and_a_watermark(templates) -> None:
+def test_glue_jobs_run_glue_5_1_with_iceberg_under_the_site_keys_with_metrics_and_their_state(templates) -> None:
     template = templates["plantA"]
     template.has_resource_properties(
         "AWS::Glue::SecurityConfiguration",
@@ -263,12 +264,21 @@ def test_glue_jobs_run_under_the_site_keys_with_metrics_and_a_watermark(template
     )
     jobs = template.find_resources("AWS::Glue::Job")
     assert len(jobs) == 2
+    states = set()
     for job in jobs.values():
         properties = job["Properties"]
         arguments = properties["DefaultArguments"]
-        assert properties["GlueVersion"] == "5.0"
+        assert properties["GlueVersion"] == "5.1"
         assert "Ref" in properties["SecurityConfiguration"]
-        assert json.dumps(arguments["--watermark_path"]).endswith('"/_state/raw_to_conformed/"]]}')
+        assert arguments["--datalake-formats"] == "iceberg"
+        assert arguments["--catalog"] == "glue_catalog"
+        assert arguments["--conformed_database"] == "planta_conformed"
+        assert "spark.sql.catalog.glue_catalog.catalog-impl=org.apache.iceberg.aws.glue.GlueCatalog" in json.dumps(
+            arguments["--conf"]
+        )
+        assert not {"--conformed_path", "--rejects_path", "--curated_path"} & set(arguments)
+        state = arguments.get("--watermark_path") or arguments["--state_path"]
+        states.add(state["Fn::Join"][1][-1])
         assert arguments["--job-bookmark-option"] == "job-bookmark-disable"
         assert arguments["--enable-metrics"] == "true"
         assert "--extra-py-files" in arguments
@@ -276,6 +286,7 @@ def test_glue_jobs_run_under_the_site_keys_with_metrics_and_a_watermark(template
         assert site_config["timezone"] == "Europe/Berlin"
         assert site_config["lines"][0]["line_path"] == "acme/plantA/filling/line1"
         assert [shift["name"] for shift in site_config["lines"][0]["shifts"]] == ["early", "late", "night"]
+    assert states == {"/_state/raw_to_conformed/", "/_state/conformed_to_curated/"}
 
 
 def test_the_curated_job_runs_after_the_conformed_job_succeeds(templates) -> None:
@@ -291,13 +302,13 @@ def test_the_curated_job_runs_after_the_conformed_job_succeeds(templates) -> Non
     )
 
 
-def test_catalog_tables_project_partitions_from_the_site_model(templates) -> None:
+def test_the_raw_table_projects_partitions_from_the_site_model_and_the_others_are_iceberg(templates) -> None:
     template = templates["plantA"]
     template.has_resource_properties(
         "AWS::Glue::Database", {"DatabaseInput": {"Name": "planta_raw", "Description": Match.any_value()}}
     )
     tables = {
-        resource["Properties"]["TableInput"]["Name"]: resource["Properties"]["TableInput"]
+        resource["Properties"].get("Name") or resource["Properties"]["TableInput"]["Name"]: resource["Properties"]
         for resource in template.find_resources("AWS::Glue::Table").values()
     }
     assert sorted(tables) == [
@@ -309,7 +320,7 @@ def test_catalog_tables_project_partitions_from_the_site_model(templates) -> Non
         "tag_values",
         "tags",
     ]
-    raw = tables["tags"]["Parameters"]
+    raw = tables["tags"]["TableInput"]["Parameters"]
     assert raw["projection.enabled"] == "true"
     assert raw["projection.area.values"] == "filling"
     assert raw["projection.line.values"] == "line1"
@@ -317,7 +328,58 @@ def test_catalog_tables_project_partitions_from_the_site_model(templates) -> Non
     assert json.dumps(raw["storage.location.template"]).endswith(
         '"/tags/area=${area}/line=${line}/date=${date}/hour=${hour}/"]]}'
     )
-    conformed = tables["tag_values"]
-    assert [key["Name"] for key in conformed["PartitionKeys"]] == ["area", "line", "date"]
-    assert "ParquetHiveSerDe" in conformed["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"]
+    for name in ("tag_values", "rejects", "tag_minute", "tag_hour", "line_shift_oee", "downtime_events"):
+        iceberg = tables[name]["OpenTableFormatInput"]["IcebergInput"]
+        assert (iceberg["MetadataOperation"], iceberg["Version"]) == ("CREATE", "2"), name
+        assert iceberg["IcebergTableInput"]["Properties"]["write.parquet.compression-codec"] == "zstd", name
+        assert "TableInput" not in tables[name], name
+    conformed = tables["tag_values"]["OpenTableFormatInput"]["IcebergInput"]["IcebergTableInput"]
+    assert [(field["Name"], field["Transform"]) for field in conformed["PartitionSpec"]["Fields"]] == [
+        ("area", "identity"),
+        ("line", "identity"),
+        ("date", "identity"),
+    ]
     template.all_resources("AWS::Glue::Database", {"DeletionPolicy": "Retain"})
+
+
+def snapshot_retention(template: Template) -> dict[str, int]:
+    """Table name -> the days its retention optimizer keeps snapshots."""
+    return {
+        resource["Properties"]["TableName"]: resource["Properties"]["TableOptimizerConfiguration"][
+            "RetentionConfiguration"
+        ]["IcebergConfiguration"]["SnapshotRetentionPeriodInDays"]
+        for resource in template.find_resources(
+            "AWS::Glue::TableOptimizer", {"Properties": {"Type": "retention"}}
+        ).values()
+    }
+
+
+def test_snapshots_of_an_annex_11_site_are_kept_for_its_object_lock_window_within_each_zones_retention(
+    templates,
+) -> None:
+    """plantA locks raw 2555 days and keeps conformed 3650 and curated 1825 days."""
+    assert snapshot_retention(templates["plantA"]) == {
+        "tag_values": 2555,
+        "rejects": 2555,
+        "tag_minute": 1825,
+        "tag_hour": 1825,
+        "line_shift_oee": 1825,
+        "downtime_events": 1825,
+    }
+
+
+def test_snapshots_of_a_site_without_an_audit_trail_are_kept_a_week(templates) -> None:
+    assert set(snapshot_retention(templates["plantC"]).values()) == {7}
+
+
+def test_every_iceberg_table_is_compacted_and_cleaned_of_orphan_files(templates) -> None:
+    optimizers = templates["plantA"].find_resources("AWS::Glue::TableOptimizer").values()
+    kinds: dict[str, list[str]] = {}
+    for resource in optimizers:
+        properties = resource["Properties"]
+        kinds.setdefault(properties["TableName"], []).append(properties["Type"])
+        assert properties["TableOptimizerConfiguration"]["Enabled"] is True
+    assert {table: sorted(types) for table, types in kinds.items()} == {
+        table: ["compaction", "orphan_file_deletion", "retention"]
+        for table in ("tag_values", "rejects", "tag_minute", "tag_hour", "line_shift_oee", "downtime_events")
+    }

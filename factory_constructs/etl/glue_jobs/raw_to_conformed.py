@@ -1,8 +1,9 @@
-"""Glue entry script: raw zone -> conformed zone (and rejects).
+"""Glue entry script: raw zone -> the conformed Iceberg tables (tag values and rejects).
 
-Arguments: --raw_path --conformed_path --rejects_path --site_config, optional --watermark_path
-(see ``dmc_etl.jobs``). The transforms come from the ``--extra-py-files`` zip that holds ``dmc_etl/``
-and ``envelope/``.
+Arguments: --raw_path --catalog --conformed_database --site_config --watermark_path (see
+``dmc_etl.jobs``). The Iceberg catalog named by --catalog is configured by the job's own ``--conf``
+(the Glue Data Catalog) and ``--datalake-formats iceberg``. The transforms come from the
+``--extra-py-files`` zip that holds ``dmc_etl/`` and ``envelope/``.
 No Glue job bookmark is used: the job keeps its own high-water mark of raw object modification
 times (``dmc_etl.watermark``), because bookmarks only work through Glue's DynamicFrame JSON reader.
 """

@@ -1,4 +1,5 @@
-"""Output tables of the Glue ETL, for the catalog: columns as (name, Glue type) and partition keys.
+"""Output tables of the Glue ETL, for the catalog: columns as (name, Glue type), partition keys, the
+tables of each zone and their Iceberg properties.
 
 The definitions live in ``dmc_etl/schemas.py`` because the transforms shipped to Glue use them too
 (inside Glue only ``dmc_etl`` is importable). This module is the CDK app's import path; it pulls in
@@ -8,6 +9,7 @@ no pyspark.
 from .dmc_etl.schemas import (
     CONFORMED_COLUMNS,
     CONFORMED_PARTITION_KEYS,
+    CONFORMED_TABLES,
     CURATED_TABLES,
     DOWNTIME_EVENT_COLUMNS,
     DOWNTIME_EVENT_PARTITION_KEYS,
@@ -15,6 +17,7 @@ from .dmc_etl.schemas import (
     LINE_SHIFT_OEE_PARTITION_KEYS,
     REJECTS_COLUMNS,
     REJECTS_PARTITION_KEYS,
+    TABLE_PROPERTIES,
     TAG_HOUR_COLUMNS,
     TAG_HOUR_PARTITION_KEYS,
     TAG_MINUTE_COLUMNS,
@@ -25,6 +28,7 @@ from .dmc_etl.schemas import (
 __all__ = [
     "CONFORMED_COLUMNS",
     "CONFORMED_PARTITION_KEYS",
+    "CONFORMED_TABLES",
     "CURATED_TABLES",
     "DOWNTIME_EVENT_COLUMNS",
     "DOWNTIME_EVENT_PARTITION_KEYS",
@@ -32,6 +36,7 @@ __all__ = [
     "LINE_SHIFT_OEE_PARTITION_KEYS",
     "REJECTS_COLUMNS",
     "REJECTS_PARTITION_KEYS",
+    "TABLE_PROPERTIES",
     "TAG_HOUR_COLUMNS",
     "TAG_HOUR_PARTITION_KEYS",
     "TAG_MINUTE_COLUMNS",

@@ -1,14 +1,17 @@
-"""Raw zone -> conformed zone: parse, check, type, normalise units, deduplicate, merge by partition.
+"""Raw zone -> conformed zone: parse, check, type, normalise units, deduplicate, insert new rows.
 
-Input: JSON Lines objects, each line one envelope ``tags`` batch. Output: one typed row per tag value,
-deduplicated on ``id`` across the run and the rows already in the partitions it touches, so delivery
-"at least once" and re-runs over the same objects leave exactly one row per value.
+Input: JSON Lines objects, each line one envelope ``tags`` batch. Output: one typed row per tag value
+in the conformed Iceberg table, deduplicated on ``id`` within the run and against the rows already in
+the partitions it touches, so delivery "at least once" and re-runs over the same objects leave exactly
+one row per value. The write is ``MERGE INTO ... WHEN NOT MATCHED THEN INSERT *`` on the partition and
+``id``, restricted to the partitions the run's rows fall in (``lake.insert_new``): one atomic commit
+that adds only new rows, whatever the partitions already hold.
 
 Built for one pass over the input: Spark's JSON reader parses each line once with an explicit schema
-(no inference, no UDF), the values are checked with column expressions, and written by the same job
-that counts them (observed metrics), with nothing cached. Extra passes happen only when needed: a
-light one to find the touched partitions when the table already exists (for the merge), and one for
-the rejects when there are any, which reads the lines as text so that a refused line is kept as it
+(no inference, no UDF), the values are checked with column expressions and counted where their rows
+are built (observed metrics). The deduplicated new rows are kept (memory, then disk) between building
+them and the merge, because the merge is planned on their partitions. An extra pass happens only for
+the rejects, when there are any: it reads the lines as text so that a refused line is kept as it
 was. Blank lines carry nothing and are skipped by both.
 
 What is refused goes to the rejects table with the reason, never dropped and never failing the job:
@@ -33,7 +36,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, DataFrameReader, Observation, SparkSession
@@ -43,14 +46,8 @@ from pyspark.sql import types as T
 from envelope.tag_envelope import KIND_TAGS, LINE_PATH_RE, QUALITIES, SCHEMA_VERSION
 
 from .config import SiteConfig
-from .lake import line_path_parts, merge_partitions, path_exists, require_utc
-from .schemas import (
-    CONFORMED_COLUMNS,
-    CONFORMED_PARTITION_KEYS,
-    CONFORMED_PLAIN,
-    REJECTS_COLUMNS,
-    REJECTS_PARTITION_KEYS,
-)
+from .lake import insert_new, line_path_parts, one_row_per_key, path_exists, require_utc, shaped, sql_literal
+from .schemas import CONFORMED_COLUMNS, CONFORMED_PARTITION_KEYS, REJECTS_COLUMNS, REJECTS_PARTITION_KEYS
 from .units import conversions
 
 _CORRUPT = "_corrupt_record"
@@ -81,6 +78,14 @@ ENVELOPE_SCHEMA = T.StructType(
 # Infinity are not JSON numbers: refusing them makes such a line a reject instead of a stored NaN.
 _PARSE_OPTIONS = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT, "allowNonNumericNumbers": "false"}
 _UNIT_TABLE_TYPE = "map<string, struct<unit: string, scale: double, shift: double>>"
+
+# The key of a conformed row: its partition and its idempotency key (the merge compares both).
+CONFORMED_KEY = (*(name for name, _ in CONFORMED_PARTITION_KEYS), "id")
+# A reject is the same reject when its raw object, place in it, reason and text are: a re-run over the
+# same object refuses the same lines and values again. A whole refused line has no value_index, and a
+# reject outside the raw zone's date layout no date: those match null to null.
+REJECTS_KEY = ("date", "source_file", "value_index", "reason", "record")
+REJECTS_NULLABLE = ("date", "value_index", "record")
 
 
 @dataclass(frozen=True)
@@ -134,7 +139,7 @@ def _spark_time(moment: datetime) -> str:
 
 def _sql_string(text: str) -> str:
     """``text`` as a Spark SQL string literal."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return sql_literal(text)
 
 
 def _sql_format(template: str, *args: str) -> str:
@@ -268,23 +273,6 @@ def line_records(lines: DataFrame) -> DataFrame:
     )
 
 
-# Just what locates a value's partition: parsing it is cheaper than the whole batch.
-_LOCATION_SCHEMA = T.StructType(
-    [
-        T.StructField("line", T.StringType()),
-        T.StructField("values", T.ArrayType(T.StructType([T.StructField("ts", T.StringType())]))),
-    ]
-)
-
-
-def touched_partitions(spark: SparkSession, raw: RawObjects) -> list[dict[str, object]]:
-    """The (area, line, date) partitions the values in ``raw`` can land in: a superset of the
-    partitions of their conformed rows (it also counts values that are refused), found in one pass."""
-    located = raw.parsed(spark, _LOCATION_SCHEMA).select("line", F.explode("values.ts").alias("ts"))
-    found = located.select(*_area_line("line"), F.to_date(F.try_to_timestamp("ts")).alias("date")).distinct()
-    return [row.asDict() for row in found.collect()]
-
-
 def _values(records: DataFrame, *keep: str) -> DataFrame:
     """One row per value of a usable batch (``value_index``, ``x``) and one per refused line, with the
     batch's columns and ``keep``."""
@@ -366,11 +354,12 @@ def conform(
     spark: SparkSession,
     raw: RawObjects,
     *,
-    conformed_path: str,
-    rejects_path: str,
+    conformed_table: str,
+    rejects_table: str,
     config: SiteConfig,
 ) -> ConformSummary:
-    """Conform the ``raw`` objects into the conformed table, and what is refused into rejects."""
+    """Conform the ``raw`` objects into the conformed Iceberg table (``<catalog>.<database>.tag_values``),
+    and what is refused into the rejects table; each gets one commit, of new rows only."""
     require_utc(spark)
     nothing = ConformSummary(values=0, rejects={}, partitions=[])
     # A folder that does not exist holds nothing to read (a fresh raw zone has no tags/ folder yet).
@@ -380,63 +369,89 @@ def conform(
     parsed = raw.parsed(spark)
     if not parsed.inputFiles():  # listed already; an action over no input reports no observed metrics
         return nothing
-    # No cache and no counting pass: the conformed rows are written in one pass over the input, which
-    # also gathers the summary (observed metrics). Rejects are rare, so finding them reads the input
-    # again, as text (a refused line is kept as it was), and only when the write saw any.
     # The batches of a line travel to one task before they are taken apart: moving a few thousand
     # batches is cheaper than moving their values one by one, and every copy of a value is on its line.
-    checked = checked_rows(batch_records(parsed).repartition("area", "line"), config)
-    # Every value and every refused line reaches the deduplication as one row, where it is counted;
-    # merge_partitions drops the refused ones right after counting them (``accepted``).
+    # They are kept there (memory, then disk: whole batches, a copy of the parsed input) because the
+    # merge is planned on the partitions of their values, which a light pass over them finds first.
+    records = with_value_dates(batch_records(parsed))
+    batches = records.repartition("area", "line").persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        return _conform_batches(spark, raw, batches, conformed_table, rejects_table, config)
+    finally:
+        batches.unpersist()
+
+
+def with_value_dates(records: DataFrame) -> DataFrame:
+    """``records`` (``batch_records``) with ``value_dates``: the distinct dates of a usable batch's
+    values (what ``touched_partitions`` reads), computed per batch while it is parsed."""
+    dates = f"array_distinct(transform(m.values, x -> to_date({_TS})))"
+    return records.selectExpr("*", f"CASE WHEN record_problem IS NULL THEN {dates} END AS value_dates")
+
+
+def touched_partitions(batches: DataFrame) -> list[dict[str, object]]:
+    """The (area, line, date) partitions the values of ``batches`` (``with_value_dates``) can land in:
+    a superset of their conformed rows' partitions (it counts values that are refused too).
+
+    One small row per batch comes to the driver, which takes the distinct ones: cheaper than a
+    distinct in Spark, which moves the rows to one more stage.
+    """
+    found = {
+        (row.area, row.line, day)
+        for row in batches.select("area", "line", "value_dates").collect()
+        for day in row.value_dates or ()
+        if day is not None
+    }
+    return [{"area": area, "line": line, "date": day} for area, line, day in sorted(found)]
+
+
+def _conform_batches(
+    spark: SparkSession,
+    raw: RawObjects,
+    batches: DataFrame,
+    conformed_table: str,
+    rejects_table: str,
+    config: SiteConfig,
+) -> ConformSummary:
+    touched = touched_partitions(batches)
+    checked = checked_rows(batches, config)
+    # Every value and every refused line is counted where its row is built anyway; the refused ones
+    # are dropped right above the observation, which Spark does not move a filter through (a filter on
+    # the check would otherwise land in the projection that builds the row and compute the check twice).
+    # The partition of each row is built in that compiled projection too: an observed metric evaluates
+    # its own expressions interpreted, row by row. As SQL text: one call into the JVM per metric.
     kept = Observation("conform")
-
-    def counted(rows: DataFrame) -> DataFrame:
-        # The partition of each row is built in the projection that builds the row, compiled with it: an
-        # observed metric evaluates its own expressions interpreted, row by row (docs/performance.md).
-        # As SQL text: one call into the JVM per metric.
-        partitioned = rows.selectExpr("*", "CASE WHEN ok THEN struct(area, line, date) END AS _partition")
-        return partitioned.observe(
-            kept,
-            F.expr("count(CASE WHEN ok THEN 1 END) AS values"),
-            F.expr("count(CASE WHEN NOT ok THEN 1 END) AS refused"),
-            F.expr("collect_set(_partition) AS partitions"),
-        ).drop("_partition")
-
-    merge_partitions(
-        spark,
-        checked,
-        conformed_path,
-        CONFORMED_COLUMNS,
-        CONFORMED_PARTITION_KEYS,
-        ["id"],
-        lambda: touched_partitions(spark, raw),
-        CONFORMED_PLAIN,
-        clustered_by=("area", "line"),
-        observe=counted,
-        accepted="ok",
+    observed = checked.selectExpr("*", "CASE WHEN ok THEN struct(area, line, date) END AS _partition").observe(
+        kept,
+        F.expr("count(CASE WHEN ok THEN 1 END) AS values"),
+        F.expr("count(CASE WHEN NOT ok THEN 1 END) AS refused"),
+        # As JSON text: Spark 3.5 hands an observed array to Python as a bare JVM object.
+        F.expr("to_json(collect_set(_partition)) AS partitions"),
     )
+    accepted = shaped(observed.where("ok"), CONFORMED_COLUMNS, CONFORMED_PARTITION_KEYS)
+    if touched:
+        new = one_row_per_key(accepted, CONFORMED_KEY)
+        insert_new(spark, new, conformed_table, key=CONFORMED_KEY, partitions=touched, clustered=True)
+    else:  # no value to insert, only refused lines: they are counted all the same
+        accepted.write.format("noop").mode("overwrite").save()
     metrics = kept.get
+    partitions = sorted(
+        (
+            {"area": p["area"], "line": p["line"], "date": date.fromisoformat(p["date"])}
+            for p in json.loads(metrics["partitions"])
+        ),
+        key=lambda p: (p["area"], p["line"], p["date"]),
+    )
     rejects: dict[str, int] = {}
     if metrics["refused"]:
+        # Rejects are rare: finding them reads the input again, as text (a refused line is kept as it was).
         refused_rows = reject_rows(line_records(raw.lines(spark))).persist(StorageLevel.MEMORY_AND_DISK)
         try:
             tally = refused_rows.groupBy("date", _reject_field(F.col("reason")).alias("field")).count().collect()
             for row in tally:
                 rejects[row["field"]] = rejects.get(row["field"], 0) + row["count"]
-            dates = [{"date": date} for date in sorted({row["date"] for row in tally}, key=str)]
-            merge_partitions(
-                spark,
-                refused_rows,
-                rejects_path,
-                REJECTS_COLUMNS,
-                REJECTS_PARTITION_KEYS,
-                ["source_file", "value_index", "reason", "record"],
-                lambda: dates,
-            )
+            dates = [{"date": day} for day in sorted({row["date"] for row in tally}, key=str)]
+            new_rejects = one_row_per_key(shaped(refused_rows, REJECTS_COLUMNS, REJECTS_PARTITION_KEYS), REJECTS_KEY)
+            insert_new(spark, new_rejects, rejects_table, key=REJECTS_KEY, partitions=dates, null_safe=REJECTS_NULLABLE)
         finally:
             refused_rows.unpersist()
-    partitions = sorted(
-        ({"area": p["area"], "line": p["line"], "date": p["date"]} for p in metrics["partitions"]),
-        key=lambda p: (p["area"], p["line"], p["date"]),
-    )
     return ConformSummary(values=metrics["values"], rejects=rejects, partitions=partitions)

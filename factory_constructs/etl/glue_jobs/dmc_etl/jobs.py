@@ -1,35 +1,56 @@
 """The two jobs as functions of their arguments: what the Glue entry scripts call, and what tests run.
 
-Argument contract (strings, as Glue passes them):
+Argument contract (strings, as Glue passes them). Tables are ``<catalog>.<database>.<table>``: the
+catalog is a Spark catalog the session is configured with (the Glue Data Catalog in AWS, a Hadoop
+catalog in a folder locally; ``catalog``), never a code path of its own.
 
 * raw_to_conformed: ``raw_path`` (the raw zone's ``tags/`` folder, holding ``area=.../line=.../``),
-  ``conformed_path``, ``rejects_path``, ``site_config``, and optionally ``watermark_path`` (default
-  ``<conformed_path>/_state/raw_to_conformed/``, a folder that table readers skip). Reads the objects
-  modified since the last successful run less an overlap that covers objects listed late; reading an
-  object twice is harmless because the write is a merge.
-* conformed_to_curated: ``conformed_path``, ``curated_path``, ``site_config``, and optionally
-  ``lookback_days`` (default 2): the UTC and plant-local days of the last ``lookback_days`` days are
-  recomputed; a backfill after older late data passes a larger value.
+  ``catalog``, ``conformed_database`` (its ``tag_values`` and ``rejects`` tables), ``site_config`` and
+  ``watermark_path`` (a folder outside any table, e.g. ``s3://<conformed bucket>/_state/raw_to_conformed/``).
+  Reads the objects modified since the last successful run less an overlap that covers objects
+  listed late; reading an object twice is harmless because the write inserts only new keys.
+  ``retention_days``: the conformed tables keep that many whole days (``retention``).
+* conformed_to_curated: ``catalog``, ``conformed_database``, ``curated_database``, ``site_config``,
+  ``state_path`` (a folder outside any table, where the job keeps the last conformed snapshot it has
+  processed), and optionally ``lookback_days``: a backfill that also recomputes the whole UTC and
+  plant-local days of the last ``lookback_days`` days. ``retention_days``: the curated tables keep
+  that many whole days.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from pyspark.sql import SparkSession
 
+from .catalog import table_name
 from .config import parse_site_config
 from .conform import ConformSummary, RawObjects, conform
 from .curate import CurateSummary, curate
+from .retention import expire_days, retention_days
+from .schemas import CONFORMED_TABLES, CURATED_TABLES
+from .tables import create_table, create_tables
 from .watermark import read_mark, write_mark
 
-RAW_TO_CONFORMED_ARGUMENTS = ("raw_path", "conformed_path", "rejects_path", "site_config")
-RAW_TO_CONFORMED_OPTIONAL = ("watermark_path",)
-CONFORMED_TO_CURATED_ARGUMENTS = ("conformed_path", "curated_path", "site_config")
+RAW_TO_CONFORMED_ARGUMENTS = (
+    "raw_path",
+    "catalog",
+    "conformed_database",
+    "site_config",
+    "watermark_path",
+    "retention_days",
+)
+RAW_TO_CONFORMED_OPTIONAL: tuple[str, ...] = ()
+CONFORMED_TO_CURATED_ARGUMENTS = (
+    "catalog",
+    "conformed_database",
+    "curated_database",
+    "site_config",
+    "state_path",
+    "retention_days",
+)
 CONFORMED_TO_CURATED_OPTIONAL = ("lookback_days",)
-LOOKBACK_DAYS = "2"
 
 # Objects whose upload started before the last run's bound but were listed only after it (S3 stamps a
 # multipart upload with its start) are read again by the next run; Firehose uploads take seconds.
@@ -46,36 +67,51 @@ def raw_to_conformed(spark: SparkSession, args: Mapping[str, str], now: datetime
     """Conform the raw objects that are new since the last run; ``now`` (aware) bounds this run's input."""
     _required(args, RAW_TO_CONFORMED_ARGUMENTS)
     config = parse_site_config(args["site_config"])
+    keep_days = retention_days(args["retention_days"])
     now = now.replace(microsecond=0)  # Spark's modification-time bounds have whole seconds
-    state = args.get("watermark_path") or f"{args['conformed_path'].rstrip('/')}/_state/raw_to_conformed"
-    mark = read_mark(spark, state)
+    catalog, database = args["catalog"], args["conformed_database"]
+    # The stack defines the tables in AWS; a local catalog (or a new database) gets the same ones here.
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {catalog}.{database}")
+    for table, (columns, partition_keys) in CONFORMED_TABLES.items():
+        create_table(spark, table_name(catalog, database, table), columns, partition_keys)
+    mark = read_mark(spark, args["watermark_path"])
     raw = RawObjects([args["raw_path"]], modified_after=mark - OVERLAP if mark else None, modified_before=now)
     summary = conform(
-        spark, raw, conformed_path=args["conformed_path"], rejects_path=args["rejects_path"], config=config
+        spark,
+        raw,
+        conformed_table=table_name(catalog, database, "tag_values"),
+        rejects_table=table_name(catalog, database, "rejects"),
+        config=config,
     )
-    write_mark(spark, state, now)
+    write_mark(spark, args["watermark_path"], now)
+    for table in CONFORMED_TABLES:
+        expire_days(spark, table_name(catalog, database, table), now.date(), keep_days)
     return summary
 
 
-def curated_days(now: datetime, timezone: str, lookback_days: int) -> list[date]:
-    """The UTC and plant-local calendar days of the last ``lookback_days`` days up to ``now``."""
-    zones = (UTC, ZoneInfo(timezone))
-    return sorted({(now - timedelta(days=i)).astimezone(zone).date() for zone in zones for i in range(lookback_days)})
-
-
 def conformed_to_curated(spark: SparkSession, args: Mapping[str, str], now: datetime) -> CurateSummary:
-    """Recompute the curated tables for the recent days; ``now`` (aware) closes open states and shifts."""
+    """Bring the curated tables up to the conformed table's current snapshot (the windows that received
+    rows since the last run), or recompute the last ``lookback_days`` days; ``now`` (aware) closes open
+    states and shifts."""
     _required(args, CONFORMED_TO_CURATED_ARGUMENTS)
     config = parse_site_config(args["site_config"])
-    text = args.get("lookback_days", LOOKBACK_DAYS)
-    if not text.isdigit() or int(text) < 1:
+    text = args.get("lookback_days")
+    if text is not None and (not text.isdigit() or int(text) < 1):
         raise ValueError(f"--lookback_days {text!r} is not a positive whole number; fix: pass e.g. 2")
-    days = curated_days(now, config.timezone, int(text))
-    return curate(
+    keep_days = retention_days(args["retention_days"])
+    catalog = args["catalog"]
+    conformed_database, curated_database = args["conformed_database"], args["curated_database"]
+    create_tables(spark, catalog, conformed_database, curated_database)
+    summary = curate(
         spark,
-        conformed_path=args["conformed_path"],
-        curated_path=args["curated_path"],
+        catalog=catalog,
+        conformed_database=conformed_database,
+        curated_database=curated_database,
         config=config,
-        days=days,
+        state_path=args["state_path"],
         as_of=now,
+        lookback_days=None if text is None else int(text),
     )
+    for table in CURATED_TABLES:
+        expire_days(spark, table_name(catalog, curated_database, table), now.date(), keep_days)
+    return summary

@@ -1,20 +1,25 @@
-"""Reading and writing lake tables: Parquet, Hive-style partitions, dynamic partition overwrite.
+"""Writing the lake's Iceberg tables: new rows only, one per key, in one atomic commit.
 
-A run rewrites only the partitions its output touches, so re-running over the same input replaces
-rows instead of adding them, and partitions the run did not touch stay as they are.
+A run inserts the rows whose key the table does not hold yet: ``MERGE INTO ... WHEN NOT MATCHED THEN
+INSERT *`` (``insert_new``), which Iceberg turns into an append of the source rows that find no match.
+The ON clause names the partition keys with the key, and it restricts the table's side to the
+partitions the new rows fall in: Iceberg then lists and reads only those partitions' files, and of
+them only the key columns. A run costs what it brings plus the keys of the partitions it touches,
+never a rewrite; a re-run over the same input finds every key and appends nothing.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Sequence
-from functools import reduce
+import uuid
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from .schemas import Columns, ddl
+from .schemas import Columns
 
 
 def require_utc(spark: SparkSession) -> None:
@@ -48,57 +53,6 @@ def path_exists(spark: SparkSession, path: str) -> bool:
     return bool(hadoop_path.getFileSystem(context._jsc.hadoopConfiguration()).exists(hadoop_path))  # type: ignore[union-attr]
 
 
-def read_table(spark: SparkSession, path: str, columns: Columns, partition_keys: Columns) -> DataFrame | None:
-    """The table at ``path`` with its declared schema, or None when nothing was written there yet."""
-    if not path_exists(spark, path):
-        return None
-    return spark.read.schema(ddl(columns + partition_keys)).parquet(path)
-
-
-# Partition values that Hive-style folder names hold as they are (Spark escapes others, and writes a
-# null as __HIVE_DEFAULT_PARTITION__): ISA-95 segments, dates.
-_PLAIN_PARTITION_VALUE = re.compile(r"[A-Za-z0-9_.\-]+")
-
-
-def _partition_folder(path: str, keys: Sequence[str], partition: dict[str, Any]) -> str | None:
-    """The folder of ``partition`` under the table at ``path`` (keys in table order; a partition that
-    names only the first keys is the folder of all below it), or None when a value would be escaped."""
-    names = []
-    for key in keys:
-        if key not in partition:
-            break
-        value = partition[key]
-        if value is None or not _PLAIN_PARTITION_VALUE.fullmatch(str(value)):
-            return None
-        names.append(f"{key}={value}")
-    return "/".join([path.rstrip("/"), *names])
-
-
-def read_partitions(
-    spark: SparkSession,
-    path: str,
-    columns: Columns,
-    partition_keys: Columns,
-    partitions: Sequence[dict[str, Any]],
-) -> DataFrame | None:
-    """The rows of the table at ``path`` in ``partitions`` (each a dict of partition key -> value), or
-    None when none of them holds any yet.
-
-    Only the folders of those partitions are listed (``basePath`` keeps their partition columns):
-    listing the whole table, as a read of it does, costs more with every partition it gains. When a
-    partition value would be escaped in its folder name, the whole table is read and filtered instead.
-    """
-    keys = [name for name, _ in partition_keys]
-    folders = [_partition_folder(path, keys, partition) for partition in partitions]
-    if any(folder is None for folder in folders):
-        table = read_table(spark, path, columns, partition_keys)
-        return None if table is None else table.where(partition_filter(partitions))
-    present = [folder for folder in dict.fromkeys(folders) if folder is not None and path_exists(spark, folder)]
-    if not present:
-        return None
-    return spark.read.schema(ddl(columns + partition_keys)).option("basePath", path).parquet(*present)
-
-
 _LINE_PATH = ("site", "area", "line")  # after the enterprise
 
 
@@ -110,96 +64,101 @@ def line_path_parts(line_path: str = "line_path") -> list[Column]:
     return [F.expr(f"split({line_path}, '/')[{index}] AS {name}") for index, name in enumerate(_LINE_PATH, 1)]
 
 
-def partition_filter(partitions: Iterable[dict[str, Any]]) -> Column:
-    """True for rows in one of ``partitions`` (each a dict of partition key -> value)."""
-    matches = [reduce(lambda a, b: a & b, (F.col(k).eqNullSafe(F.lit(v)) for k, v in p.items())) for p in partitions]
-    return reduce(lambda a, b: a | b, matches, F.lit(False))
+def sql_literal(value: object) -> str:
+    """``value`` (a string, a whole number or a date) as a Spark SQL literal."""
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if isinstance(value, date):
+        return f"DATE '{value.isoformat()}'"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError(f"no SQL literal for {value!r} ({type(value).__name__}); fix: pass a str, int or date")
 
 
-def write_partitions(
-    frame: DataFrame, path: str, columns: Columns, partition_keys: Columns, plain: Sequence[str] = ()
-) -> None:
-    """Overwrite the partitions present in ``frame``; every other partition is left alone.
+def partition_predicate(alias: str, partitions: Sequence[Mapping[str, Any]]) -> str:
+    """SQL: true for rows of ``alias`` in one of ``partitions`` (each a dict of partition key -> value,
+    a value None matching null). Only literals, ANDs and ORs: Iceberg prunes files by it."""
+    if not partitions:
+        return "false"
 
-    ``plain`` columns are written without a Parquet dictionary.
+    def equal(key: str, value: object) -> str:
+        column = f"{alias}.`{key}`"
+        return f"{column} IS NULL" if value is None else f"{column} = {sql_literal(value)}"
+
+    return " OR ".join(
+        "(" + " AND ".join(equal(key, value) for key, value in partition.items()) + ")" for partition in partitions
+    )
+
+
+def one_row_per_key(frame: DataFrame, key: Sequence[str]) -> DataFrame:
+    """``frame`` with one row per ``key``.
+
+    Copies of a key carry the same value, so which one stays does not matter: the rows are sorted by
+    key and the first of each is kept (``row_number() = 1`` over the key, as SQL text: one call into
+    the JVM). A window passes each row through once; ``groupBy(key).agg(first(...))`` copies every
+    row into a partial and then a final aggregate, neither compiled, and ``dropDuplicates`` copies
+    every column into an aggregation buffer (docs/performance.md, bench-etl).
     """
-    keys = [name for name, _ in partition_keys]
-    writer = shaped(frame, columns, partition_keys).write.mode("overwrite").option("partitionOverwriteMode", "dynamic")
-    for name in plain:
-        writer = writer.option(f"parquet.enable.dictionary#{name}", "false")
-    writer.partitionBy(*keys).parquet(path)
+    columns = ", ".join(f"`{name}`" for name in key)
+    ranked = frame.selectExpr("*", f"row_number() OVER (PARTITION BY {columns} ORDER BY `{key[-1]}`) AS _copy")
+    return ranked.where("_copy = 1").drop("_copy")
 
 
-def merge_partitions(
+def insert_new(
     spark: SparkSession,
-    new: DataFrame,
-    path: str,
-    columns: Columns,
-    partition_keys: Columns,
-    unique_key: Sequence[str],
-    touched: Callable[[], Sequence[dict[str, Any]]],
-    plain: Sequence[str] = (),
-    clustered_by: Sequence[str] = (),
-    observe: Callable[[DataFrame], DataFrame] | None = None,
-    accepted: str | None = None,
+    rows: DataFrame,
+    table: str,
+    *,
+    key: Sequence[str],
+    partitions: Sequence[Mapping[str, Any]],
+    null_safe: Collection[str] = (),
+    clustered: bool = False,
 ) -> None:
-    """Write ``new`` into the table together with the rows already in the partitions it touches, one row
-    per key.
+    """Insert the ``rows`` whose ``key`` the Iceberg ``table`` does not hold yet, in one commit:
 
-    ``touched`` returns those partitions (each a dict of partition key -> value; a superset is fine);
-    it is called only when the table exists, so a run into a fresh table does not pay for finding them,
-    and only their folders are read (``read_partitions``).
-    ``plain`` columns are written without a Parquet dictionary (``write_partitions``).
+    ``MERGE INTO <table> t USING <rows> s ON t.k1 = s.k1 AND ... AND (<t in partitions>)
+    WHEN NOT MATCHED THEN INSERT *``.
 
-    Rows are distributed by partition keys, so each output partition is deduplicated and written by
-    one task (one file per partition and run). ``clustered_by`` names partition keys by which ``new``
-    is already distributed (``DataFrame.repartition``): the rows already in the table are distributed
-    the same way and ``new`` is not moved again (Spark 4 keeps the partitioning of a union whose
-    inputs share it; Spark 3.5, Glue 5.0's, distributes the union once more, which is correct too).
-    Without it, ``new`` is distributed by all partition keys here.
-
-    ``observe``, when given, wraps the new rows where they enter the deduplication (for example
-    ``DataFrame.observe`` over the partition keys) and returns them with the same columns: every row
-    is built there anyway, while metrics observed upstream make Spark build each row once more
-    (docs/performance.md, bench-etl).
-
-    ``accepted``, when given, names a boolean column of ``new``: only its true rows are written, and
-    the observed rows carry it too. The refused rows are dropped right above the observation, which
-    Spark does not move a filter through: a filter on a computed column otherwise lands in the
-    projection that computes it, where everything the check shares with the other columns is
-    evaluated twice. Dropped there, before the deduplication, the aggregate's result is the written
-    row itself, with no projection after it (the paired measurements of each placement are in
-    docs/performance.md).
-
-    One row per key is kept: the rows are sorted by key and the first of each key is kept (copies of a
-    key carry the same value, so which one stays does not matter). Through the deduplication a row
-    travels as its keys and one struct of the other columns, which is copied as one block instead of
-    field by field: ``dropDuplicates`` copies every column of every row into an aggregation buffer,
-    and a window's ``row_number() = 1`` does the same work plus a group-limit step Spark inserts
-    before the window (both measured in docs/performance.md).
+    ``rows`` has the table's columns (by name) and at most one row per key (``one_row_per_key``);
+    ``key`` starts with the partition keys. ``partitions`` lists every partition the rows fall in
+    (each a dict of partition key -> value; a superset is fine): the table's side of the merge is
+    restricted to them, so only their files are read. ``null_safe`` key columns match null to null.
     """
-    keys = [name for name, _ in partition_keys]
-    cluster = list(clustered_by) or keys
-    payload = [name for name, _ in columns if name not in unique_key]
-    flag = [accepted] if accepted else []
+    if not partitions:
+        return
+    view = f"new_rows_{uuid.uuid4().hex}"
+    rows.createOrReplaceTempView(view)
+    try:
+        on = " AND ".join(f"t.`{name}` {'<=>' if name in null_safe else '='} s.`{name}`" for name in key)
+        with session_conf(spark, _CLUSTERED if clustered else {}):
+            spark.sql(
+                f"MERGE INTO {table} t USING {view} s ON {on} AND ({partition_predicate('t', partitions)}) "
+                "WHEN NOT MATCHED THEN INSERT *"
+            )
+    finally:
+        spark.catalog.dropTempView(view)
 
-    def packed(frame: DataFrame, *extra: str) -> DataFrame:  # as SQL text: one call into the JVM
-        fields = ", ".join(f"`{name}`" for name in payload)
-        return frame.selectExpr(*(f"`{name}`" for name in [*keys, *unique_key, *extra]), f"struct({fields}) AS _row")
 
-    new_columns = [*columns, (accepted, "boolean")] if accepted else columns
-    rows = packed(shaped(new, new_columns, partition_keys), *flag)
-    if not clustered_by:
-        rows = rows.repartition(*cluster)
-    if observe is not None:
-        rows = observe(rows)
-    if accepted:
-        rows = rows.where(F.col(accepted)).drop(accepted)
-    existing = read_partitions(spark, path, columns, partition_keys, touched()) if path_exists(spark, path) else None
-    if existing is not None:
-        rows = rows.unionByName(packed(existing).repartition(*cluster))
-    # One first() per key, its fields taken out as each row is emitted: no projection of its own (a
-    # select of the fields after the aggregate would be one). As SQL text: one call into the JVM each.
-    fields = [F.expr(f"first(_row).`{name}` AS `{name}`") for name in payload]
-    deduplicated = rows.groupBy(*keys, *unique_key).agg(*fields)
-    write_partitions(deduplicated, path, columns, partition_keys, plain)
+# A merge of rows that are already clustered (see insert_new), kept so through the write:
+_CLUSTERED = {
+    # the join with the table's keys needs every key only on one side's task, as the rows are;
+    "spark.sql.requireAllClusterKeysForCoPartition": "false",
+    # and Iceberg writes each task's rows as they come (a partition's rows in a row), not moved again.
+    "spark.sql.iceberg.distribution-mode": "none",
+}
+
+
+@contextmanager
+def session_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[None]:
+    """``settings`` in the session for the duration of the block, then back to what they were."""
+    before = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, previous in before.items():
+            if previous is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, previous)

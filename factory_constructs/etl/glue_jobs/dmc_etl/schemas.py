@@ -1,7 +1,9 @@
-"""Columns of every table the ETL writes, as (name, Glue type) pairs, plus partition keys.
+"""Every table the ETL writes: columns as (name, Glue type) pairs, identity partition keys and the
+Iceberg table properties.
 
-Plain data, no pyspark: the CDK construct declares the Glue catalog tables from these lists, and the
-transforms select and cast their output by them, so the catalog and the files cannot drift apart.
+Plain data, no pyspark: the CDK construct declares the Glue catalog's Iceberg tables from these lists,
+the jobs create the same tables where they are missing (``tables.create_tables``) and select and cast
+their output by them, so the catalog and the data cannot drift apart.
 Type names are Glue/Hive names that Spark's DDL parser also reads.
 """
 
@@ -102,12 +104,26 @@ DOWNTIME_EVENT_COLUMNS: Columns = [
 ]
 DOWNTIME_EVENT_PARTITION_KEYS: Columns = _LINE_DAY
 
-# Folder of each curated table under --curated_path, with its columns and partition keys.
+# The tables of the conformed database, with their columns and partition keys.
+CONFORMED_TABLES: dict[str, tuple[Columns, Columns]] = {
+    "tag_values": (CONFORMED_COLUMNS, CONFORMED_PARTITION_KEYS),
+    "rejects": (REJECTS_COLUMNS, REJECTS_PARTITION_KEYS),
+}
+
+# The tables of the curated database, with their columns and partition keys.
 CURATED_TABLES: dict[str, tuple[Columns, Columns]] = {
     "tag_minute": (TAG_MINUTE_COLUMNS, TAG_MINUTE_PARTITION_KEYS),
     "tag_hour": (TAG_HOUR_COLUMNS, TAG_HOUR_PARTITION_KEYS),
     "line_shift_oee": (LINE_SHIFT_OEE_COLUMNS, LINE_SHIFT_OEE_PARTITION_KEYS),
     "downtime_events": (DOWNTIME_EVENT_COLUMNS, DOWNTIME_EVENT_PARTITION_KEYS),
+}
+
+
+# Iceberg properties of every table the ETL writes; the stack's Glue tables are created with the same.
+TABLE_PROPERTIES: dict[str, str] = {
+    "format-version": "2",
+    "write.format.default": "parquet",
+    "write.parquet.compression-codec": "zstd",
 }
 
 

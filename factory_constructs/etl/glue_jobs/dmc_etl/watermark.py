@@ -3,7 +3,9 @@
 Glue's own job bookmarks work only through DynamicFrame readers, which parse JSON with Glue's type
 inference; the job parses raw lines itself (explicit schema, the raw line kept for rejects), so it
 keeps the equivalent state here: the ``modifiedBefore`` bound of the last successful run, stored as
-one small JSON file and written only after the outputs are.
+one small JSON file in a folder outside any table (``--watermark_path``) and written only after both
+tables' commits. A run that fails before then is read again in full by the next, which is harmless:
+the merge inserts only keys the tables do not hold yet.
 """
 
 from __future__ import annotations
