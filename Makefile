@@ -7,6 +7,11 @@ PY := $(VENV)/bin/python
 # Node 22 from node_modules runs jsii and the CDK CLI (the machine's Node 20 is end-of-life).
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
+# Defined before the rules that name it (make expands prerequisites as it reads them).
+# The Iceberg Spark runtime Glue 5.1 ships (dmc_etl/catalog.py: ICEBERG_RUNTIME), for local Spark sessions.
+# mvn uses the machine's Maven settings; Spark's own package resolver may not.
+ICEBERG_ARTIFACT := org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.10.0
+ICEBERG_JAR := .spark-jars/iceberg-spark-runtime-3.5_2.12-1.10.0.jar
 
 .PHONY: setup synth test check lint typecheck diagram plan schema edge-run \
         bench-synth bench-edge bench-etl bench-ingest clean
@@ -22,10 +27,6 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# The Iceberg Spark runtime Glue 5.1 ships (dmc_etl/catalog.py: ICEBERG_RUNTIME), for local Spark sessions.
-# mvn uses the machine's Maven settings; Spark's own package resolver may not.
-ICEBERG_ARTIFACT := org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.10.0
-ICEBERG_JAR := .spark-jars/iceberg-spark-runtime-3.5_2.12-1.10.0.jar
 $(ICEBERG_JAR):
 	mvn --batch-mode --quiet dependency:copy -Dartifact=$(ICEBERG_ARTIFACT) -DoutputDirectory=.spark-jars
 
