@@ -412,6 +412,7 @@ def _conform_batches(
     rejects_table: str,
     config: SiteConfig,
 ) -> ConformSummary:
+    """``conform`` of the kept ``batches`` (``with_value_dates``, moved to the task of their line)."""
     touched = touched_partitions(batches)
     checked = checked_rows(batches, config)
     # Every value and every refused line is counted where its row is built anyway; the refused ones

@@ -122,7 +122,14 @@ def insert_new(
     ``rows`` has the table's columns (by name) and at most one row per key (``one_row_per_key``);
     ``key`` starts with the partition keys. ``partitions`` lists every partition the rows fall in
     (each a dict of partition key -> value; a superset is fine): the table's side of the merge is
-    restricted to them, so only their files are read. ``null_safe`` key columns match null to null.
+    restricted to them, so only their files are read. No partitions, no statement; rows whose keys the
+    table all holds still make a commit, an append of no file (Iceberg commits every MERGE).
+    ``null_safe`` key columns match null to null.
+
+    ``clustered``: the rows are already in the task of their partition, sorted by ``key`` (as
+    ``conform`` leaves them), and stay there through the join and the write: one file per partition
+    and task, and no exchange of the rows. Otherwise Iceberg distributes them by partition first (its
+    default ``hash`` mode), which suits rows spread over many tasks, such as rejects.
     """
     if not partitions:
         return
@@ -141,9 +148,11 @@ def insert_new(
 
 # A merge of rows that are already clustered (see insert_new), kept so through the write:
 _CLUSTERED = {
-    # the join with the table's keys needs every key only on one side's task, as the rows are;
+    # the join with the table's keys uses the rows' distribution by the leading partition keys: the
+    # table's keys are moved to them, instead of both sides being moved by the whole key;
     "spark.sql.requireAllClusterKeysForCoPartition": "false",
-    # and Iceberg writes each task's rows as they come (a partition's rows in a row), not moved again.
+    # and Iceberg writes each task's rows as they come (each partition's rows together), not moved again
+    # (measured in docs/performance.md, bench-etl).
     "spark.sql.iceberg.distribution-mode": "none",
 }
 

@@ -33,9 +33,6 @@ CONFORMED_COLUMNS: Columns = [
     ("id", "string"),
 ]
 CONFORMED_PARTITION_KEYS: Columns = _LINE_DAY
-# Columns with a new value in nearly every row: Parquet would build a dictionary for each page only to
-# give it up, so they are written plain (measured in docs/performance.md, bench-etl).
-CONFORMED_PLAIN: tuple[str, ...] = ("ts", "value_double", "seq", "id")
 
 # Raw records or single values the conformed layer refused, with the reason. A whole record when it
 # cannot be read as a tags batch (``value_index`` null, ``record`` is the raw line); a single value
