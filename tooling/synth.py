@@ -1,4 +1,4 @@
-"""`make synth`: synthesize one site with the CDK CLI, gate it, lint it, write its evidence.
+"""`make synth`: synthesize one site with the CDK CLI, gate it, lint it, prove its isolation, write its evidence.
 
 python -m tooling.synth --site plantA [--region eu-west-1] [--no-lint]
 """
@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from policies.isolation import assembly_sites, isolation_breaches
+from site_model import load_sites
 from tooling.evidence import collect, write
 
 ASSEMBLY = Path("cdk.out")
@@ -53,7 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_lint and cfn_lint(ASSEMBLY) != 0:
         print("cfn-lint found errors in the synthesized templates", file=sys.stderr)
         return 1
-    return 0
+    breaches = isolation_breaches(assembly_sites(ASSEMBLY, load_sites()))
+    for breach in breaches:
+        print(f"isolation: {breach}", file=sys.stderr)
+    return 1 if breaches else 0
 
 
 if __name__ == "__main__":
