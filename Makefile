@@ -12,15 +12,22 @@ export PYTHONDONTWRITEBYTECODE := 1
 # mvn uses the machine's Maven settings; Spark's own package resolver may not.
 ICEBERG_ARTIFACT := org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.10.0
 ICEBERG_JAR := .spark-jars/iceberg-spark-runtime-3.5_2.12-1.10.0.jar
+# checkov (make scan) pins boto3 1.35, networkx 2.6 and packaging 23 (ours: 1.44, 3.6, 26): its own virtual environment.
+SCAN_VENV := .venv-scan
 
-.PHONY: setup synth test check lint typecheck diagram plan schema edge-run \
+.PHONY: setup synth test check lint typecheck diagram plan scan schema edge-run \
         bench-synth bench-edge bench-etl bench-ingest clean
 
-setup: $(VENV)/.installed node_modules/.installed .system-packages $(ICEBERG_JAR) ## venv, CDK CLI, Debian packages, Iceberg jar
+setup: $(VENV)/.installed $(SCAN_VENV)/.installed node_modules/.installed .system-packages $(ICEBERG_JAR) ## venvs, CDK CLI, Debian packages, Iceberg jar
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt edge/requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(SCAN_VENV)/.installed: requirements-scan.txt
+	test -x $(SCAN_VENV)/bin/python || python3 -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -54,6 +61,9 @@ typecheck: setup
 
 schema: setup ## regenerate tenants/schema.json from the site model
 	$(PY) -m site_model.schema
+
+scan: setup ## checkov over every site's templates; failures need a reason in policies/scan_acknowledgments.py
+	$(PY) -m tooling.scan
 
 plan: setup ## streaming capacity and monthly cost of SITE
 	$(PY) -m site_model.plan $(SITE)
