@@ -23,6 +23,8 @@ class Rule:
     # anything crosses into jsii: each callback costs a round trip, and synth time matters.
     resource_types: frozenset[str]
     level: NagMessageLevel = NagMessageLevel.ERROR
+    # The regulation clauses the rule implements (ids of policies/clauses.py); a finding names them.
+    clauses: tuple[str, ...] = ()
 
 
 @jsii.implements(IApplyRule)
@@ -39,7 +41,8 @@ class AppliedRule:
 
     @property
     def info(self) -> str:
-        return self._rule.info
+        clauses = "; ".join(self._rule.clauses)
+        return f"{self._rule.info} [{clauses}]" if clauses else self._rule.info
 
     @property
     def explanation(self) -> str:

@@ -25,4 +25,5 @@ KMS_ROTATION = Rule(
     explanation="Keys protecting GxP records rotate yearly so that one exposed key material covers a bounded period.",
     evaluate=_evaluate,
     resource_types=frozenset({"AWS::KMS::Key"}),
+    clauses=("21 CFR 11.30", "Annex 11 §12.1", "GDPR Art. 32"),
 )

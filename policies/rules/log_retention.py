@@ -24,4 +24,5 @@ LOG_RETENTION = Rule(
     explanation="Logs are part of the audit trail: encrypt them with the site's key and keep them at least a year.",
     evaluate=_evaluate,
     resource_types=frozenset({"AWS::Logs::LogGroup"}),
+    clauses=("21 CFR 11.10(e)", "Annex 11 §9"),
 )

@@ -29,4 +29,5 @@ NO_EXTERNAL_EGRESS = Rule(
     "regional services (Kinesis, Firehose, S3).",
     evaluate=_evaluate,
     resource_types=frozenset({"AWS::IoT::TopicRule", "AWS::KinesisFirehose::DeliveryStream"}),
+    clauses=("GDPR Art. 44",),
 )

@@ -26,4 +26,5 @@ RAW_OBJECT_LOCK = Rule(
     "period; governance mode can be bypassed, compliance mode cannot.",
     evaluate=_evaluate,
     resource_types=frozenset({"AWS::S3::Bucket"}),
+    clauses=("21 CFR 11.10(c)", "21 CFR 11.10(e)", "Annex 11 §7.1", "Annex 11 §17"),
 )

@@ -20,4 +20,5 @@ S3_VERSIONED = Rule(
     explanation="GxP records must not be lost by overwrite or delete: enable versioning so every change is kept.",
     evaluate=_evaluate,
     resource_types=frozenset({"AWS::S3::Bucket"}),
+    clauses=("21 CFR 11.10(c)", "Annex 11 §7.1"),
 )

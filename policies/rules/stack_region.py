@@ -22,4 +22,5 @@ STACK_REGION = Rule(
     "those regions (set env.region explicitly; region-agnostic stacks cannot be proven resident).",
     evaluate=_evaluate,
     resource_types=DATA_RESOURCE_TYPES,
+    clauses=("GDPR Art. 44",),
 )

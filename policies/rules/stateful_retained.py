@@ -21,4 +21,5 @@ STATEFUL_RETAINED = Rule(
     explanation="Records must survive a stack deletion: keep DeletionPolicy Retain (lake.retain_data: true).",
     evaluate=_evaluate,
     resource_types=STATEFUL_RESOURCE_TYPES,
+    clauses=("21 CFR 11.10(c)", "Annex 11 §7.1", "Annex 11 §17"),
 )
