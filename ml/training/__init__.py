@@ -1,0 +1,1 @@
+"""Training entry points of the ML plane (run locally or in SageMaker's scikit-learn container)."""
