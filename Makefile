@@ -15,8 +15,8 @@ ICEBERG_JAR := .spark-jars/iceberg-spark-runtime-3.5_2.12-1.10.0.jar
 # checkov (make scan) pins boto3 1.35, networkx 2.6 and packaging 23 (ours: 1.44, 3.6, 26): its own virtual environment.
 SCAN_VENV := .venv-scan
 
-.PHONY: setup synth test check lint typecheck diagram plan scan schema edge-run \
-        bench-synth bench-edge bench-etl bench-ingest clean
+.PHONY: setup synth evidence test check lint typecheck diagram plan scan schema edge-run \
+        bench-synth bench-edge bench-etl bench-ingest bench-api clean
 
 setup: $(VENV)/.installed $(SCAN_VENV)/.installed node_modules/.installed .system-packages $(ICEBERG_JAR) ## venvs, CDK CLI, Debian packages, Iceberg jar
 
@@ -44,6 +44,10 @@ $(ICEBERG_JAR):
 
 synth: setup ## synthesize SITE (default plantA) in REGION (default: its home), gate, lint, report
 	$(PY) -m tooling.synth --site $(SITE) $(if $(REGION),--region $(REGION))
+
+# RECORDS= keeps the change records elsewhere (default cdk.out/compliance/records/SITE, which make clean removes).
+evidence: setup ## make synth, plus the traceability matrix (CSV, HTML) and a change record of SITE
+	$(PY) -m tooling.synth --site $(SITE) $(if $(REGION),--region $(REGION)) --evidence $(if $(RECORDS),--records $(RECORDS))
 
 # pytest exits 5 when it collected nothing: that must fail, not pass.
 test: setup ## every test
@@ -86,6 +90,9 @@ bench-etl: setup
 
 bench-ingest: setup
 	$(PY) benchmarks/bench_ingest.py
+
+bench-api: setup ## site API handlers in-process against moto: latency, requests/s, cold start
+	$(PY) benchmarks/bench_api.py
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache build

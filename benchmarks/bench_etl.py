@@ -109,8 +109,20 @@ def generate(raw: Path, rows: int, *, start: float, spacing_s: float, first_seq:
     seq = first_seq
     written = 0
     batch_seq = dict.fromkeys(LINES, first_seq // BATCH)
-    pending: list[bytes] = []
+    # Each object holds the batches of one line, as the delivery stream's partitioning by line writes them.
+    pending: dict[str, list[bytes]] = {line: [] for line in LINES}
     objects = 0
+
+    def flush(line: str) -> None:
+        nonlocal objects
+        first = json.loads(pending[line][0])["values"][0]["ts"]
+        _, _, area, name = line.split("/")
+        folder = raw / "tags" / f"area={area}" / f"line={name}" / f"date={first[:10]}" / f"hour={first[11:13]}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"part-{objects:05d}.json").write_bytes(b"\n".join(pending[line]) + b"\n")
+        objects += 1
+        pending[line] = []
+
     while written < rows:
         line = LINES[written // BATCH % len(LINES)]
         values = []
@@ -122,16 +134,13 @@ def generate(raw: Path, rows: int, *, start: float, spacing_s: float, first_seq:
         copies = 2 if rng.random() < DUPLICATE_SHARE else 1  # at-least-once delivery
         for _ in range(copies):
             if written < rows:
-                pending.append(record)
+                pending[line].append(record)
                 written += BATCH
-        if len(pending) >= BATCHES_PER_OBJECT or written >= rows:
-            first = json.loads(pending[0])["values"][0]["ts"]
-            _, _, area, name = line.split("/")
-            folder = raw / "tags" / f"area={area}" / f"line={name}" / f"date={first[:10]}" / f"hour={first[11:13]}"
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"part-{objects:05d}.json").write_bytes(b"\n".join(pending) + b"\n")
-            objects += 1
-            pending = []
+        if len(pending[line]) >= BATCHES_PER_OBJECT:
+            flush(line)
+    for line in LINES:
+        if pending[line]:
+            flush(line)
     return written
 
 

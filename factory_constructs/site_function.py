@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,8 @@ class SiteFunction(Construct):
     and its own log group encrypted with ``logs_key``, kept 13 months.
 
     ``environment`` (default none): variables the handler reads.
+    ``modules`` (default none): single .py files of other top-level packages shipped beside the handler,
+    each as ``<its package folder>/<file>`` (e.g. ``ml/model_card.py``; see ``packaging``).
     ``removal_policy`` (default RETAIN): applies to the log group.
     ``reserved_concurrency`` (default 5, 1-100), ``timeout`` (default 1 minute, whole seconds up to 15 minutes),
     ``memory_mb`` (default 512, 128-10240).
@@ -64,6 +67,7 @@ class SiteFunction(Construct):
         environment_key: kms.IKey,
         logs_key: kms.IKey,
         environment: dict[str, str] | None = None,
+        modules: Sequence[Path] = (),
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         reserved_concurrency: int = 5,
         timeout: Duration = DEFAULT_TIMEOUT,
@@ -80,6 +84,9 @@ class SiteFunction(Construct):
                 f"handler {handler!r} names no module of handler_package {handler_package.name!r}; "
                 f"fix: use '{handler_package.name}.<module>.<function>' after a .py file in {handler_package}"
             )
+        for module in modules:
+            if module.suffix != ".py" or not module.is_file():
+                problems.append(f"module {module} is not a .py file; fix: name the module file to ship")
         if not Token.is_unresolved(reserved_concurrency) and not 1 <= reserved_concurrency <= MAX_RESERVED_CONCURRENCY:
             problems.append(
                 f"reserved_concurrency {reserved_concurrency} is outside 1-{MAX_RESERVED_CONCURRENCY}; "
@@ -110,7 +117,7 @@ class SiteFunction(Construct):
             "Function",
             runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
-            code=lambda_.Code.from_asset(str(handler_bundle(handler_package))),
+            code=lambda_.Code.from_asset(str(handler_bundle(handler_package, tuple(modules)))),
             handler=handler,
             description=description,
             role=self.role,

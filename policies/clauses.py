@@ -33,6 +33,11 @@ CLAUSES: dict[str, Clause] = {
             "Protection of records to enable their accurate and ready retrieval throughout the retention period.",
         ),
         Clause(
+            "21 CFR 11.10(d)",
+            _PART_11,
+            "Limiting system access to authorized individuals.",
+        ),
+        Clause(
             "21 CFR 11.10(e)",
             _PART_11,
             "Secure, computer-generated, time-stamped audit trails of operator entries and actions, retained as "
@@ -44,10 +49,22 @@ CLAUSES: dict[str, Clause] = {
             "Controls for open systems: encryption to ensure authenticity and confidentiality.",
         ),
         Clause(
+            "Annex 11 §5",
+            _ANNEX_11,
+            "Systems exchanging data electronically with other systems include built-in checks for the correct "
+            "and secure entry and processing of data.",
+        ),
+        Clause(
             "Annex 11 §7.1",
             _ANNEX_11,
             "Data secured by physical and electronic means against damage; accessibility, readability and accuracy "
             "ensured throughout the retention period.",
+        ),
+        Clause(
+            "Annex 11 §7.2",
+            _ANNEX_11,
+            "Regular back-ups of all relevant data; integrity, accuracy and the ability to restore them checked "
+            "during validation and monitored periodically.",
         ),
         Clause(
             "Annex 11 §9",

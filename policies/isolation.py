@@ -63,6 +63,16 @@ WILDCARDS: tuple[Wildcard, ...] = (
         "The Greengrass core's data-plane actions take no resource (AWS IoT Greengrass v2 developer guide, "
         "'Minimal AWS IoT policy for AWS IoT Greengrass V2 core devices'); the core reaches only its own deployments.",
     ),
+    Wildcard(
+        frozenset({"greengrass:ListDeployments", "greengrass:CreateDeployment"}),
+        "IAM defines no resource type for these Greengrass actions; a deployment's target is bounded by the "
+        "dependent iot:CreateJob, which the model release may call only on its own site's thing group.",
+    ),
+    Wildcard(
+        frozenset({"ec2:DescribeManagedPrefixLists"}),
+        "IAM defines no resource type for this read-only EC2 action; the network's deploy-time lookup reads only "
+        "the AWS-managed prefix lists of S3 and DynamoDB, which are the same public metadata for every account.",
+    ),
 )
 
 
@@ -76,6 +86,27 @@ class Shared:
 
 
 SHARED: tuple[Shared, ...] = (
+    Shared(
+        "greengrass",
+        re.compile(r"components:com\.dmc\.Model\.\*(:versions:\*)?"),
+        "Greengrass component names are per account and region, and model components are named by their model. "
+        "A component version is immutable: creating one cannot change or remove another site's versions, and a "
+        "site's gateways run only what its own thing group's deployment names.",
+    ),
+    Shared(
+        "greengrass",
+        re.compile(r"deployments:\*"),
+        "Greengrass generates deployment ids, so no ARN names a site's deployment in advance. Read-only "
+        "(GetDeployment); the model release reads the deployment of its own thing group to revise it.",
+    ),
+    Shared(
+        "iot",
+        re.compile(r"job/\*"),
+        "Greengrass generates the id of each deployment's IoT job, so no ARN names it in advance; the job actions "
+        "are the ones Greengrass requires to replace a deployment revision. Residual: they could reach another "
+        "site's deployment job in the same account; only the release function, run by its own approval rule, "
+        "holds them.",
+    ),
     Shared(
         "iam",
         re.compile(r"root"),
@@ -329,6 +360,7 @@ UNIQUE_NAMES: dict[str, tuple[str, ...]] = {
     "AWS::CloudTrail::Trail": ("TrailName",),
     "AWS::Config::ConfigRule": ("ConfigRuleName",),
     "AWS::Backup::BackupVault": ("BackupVaultName",),
+    "AWS::Backup::BackupPlan": ("BackupPlan", "BackupPlanName"),
 }
 
 
@@ -344,7 +376,9 @@ def _physical_names(kind: str, properties: Mapping[str, Any]) -> Iterator[str]:
     for key in UNIQUE_NAMES.get(kind, ()):
         value = value.get(key) if isinstance(value, Mapping) else None
     if kind in UNIQUE_NAMES and value is not None:
-        yield _render(value)
+        name = _render(value)
+        if "{ref:" not in name:  # a name built from one of the site's own resources is the site's alone
+            yield name
 
 
 def _render(value: Any) -> str:

@@ -16,3 +16,7 @@ COST_CENTRE = "dmc:cost-centre"
 OWNER = "dmc:owner"
 # The lake zone of a bucket: raw, conformed or curated.
 ZONE = "dmc:zone"
+# On a resource that holds GxP records of who did what (commands and their gateway audit, the trail):
+# the value AUDIT_RECORD. GxP-AuditTablePitr reads it on DynamoDB tables.
+RECORD = "dmc:record"
+AUDIT_RECORD = "audit"

@@ -88,8 +88,47 @@ def load_sites(folder: Path = TENANTS_DIR) -> dict[str, Site]:
             continue
         sites[site.id] = site
         origin[site.id] = path
+    if not problems:
+        problems = [f"{_display(folder)}: {problem}" for problem in baseline_problems(sites)]
     if problems:
         raise ValueError("\n".join(problems))
     if not sites:
         raise ValueError(f"{_display(folder)}: no site files (*.yaml); fix: add one, e.g. tenants/plantA.yaml")
     return sites
+
+
+# CloudTrail allows five trails per account and region (not adjustable); every site deployed there has one.
+MAX_TRAILS_PER_REGION = 5
+
+
+def baseline_problems(sites: dict[str, Site]) -> list[str]:
+    """Who provides each account's region baseline (management trail, Config recorder): exactly one site of
+    those that may be deployed to an (account, region) lists the region in audit.region_baseline. Sites
+    without an ``account`` deploy to the CLI's default account and count as one account."""
+    deployable: dict[tuple[str | None, str], list[Site]] = {}
+    for site in sites.values():
+        for region in site.data_regions:
+            deployable.setdefault((site.account, region), []).append(site)
+    problems = []
+    for (account, region), present in sorted(deployable.items(), key=lambda item: (item[0][0] or "", item[0][1])):
+        where = f"{region} of account {account}" if account else f"{region} of the CLI's default account"
+        ids = sorted(site.id for site in present)
+        owners = sorted(site.id for site in present if site.region_baseline(region))
+        if len(owners) > 1:
+            problems.append(
+                f"{where}: sites {owners} all list it in audit.region_baseline, which would create a second "
+                f"management trail and Config recorder there; fix: keep {region} in the audit.region_baseline "
+                "of exactly one of them"
+            )
+        elif not owners:
+            problems.append(
+                f"{where}: none of the sites that may be deployed there ({ids}) lists it in audit.region_baseline, "
+                f"so nothing records its management events or runs its Config recorder; fix: add {region} to the "
+                "audit.region_baseline of exactly one of them"
+            )
+        if len(present) > MAX_TRAILS_PER_REGION:
+            problems.append(
+                f"{where}: {len(present)} sites ({ids}) may be deployed there, each with its own trail, and "
+                f"CloudTrail allows {MAX_TRAILS_PER_REGION} per account and region; fix: put some in another account"
+            )
+    return problems

@@ -7,6 +7,7 @@ them into one line per problem naming the file and the field path.
 from __future__ import annotations
 
 import ipaddress
+import re
 import zoneinfo
 from typing import Annotated, Literal
 
@@ -200,6 +201,164 @@ class Features(Strict):
     integration_api: bool = Field(True, description="API Gateway integration plane.")
 
 
+# SageMaker's rule for user profile names (CreateUserProfile): 1-63 letters, digits and inner hyphens.
+PROFILE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# The JupyterLab instance types the plan has a price for (site_model/plan.py WORKSPACE_PRICES).
+WorkspaceInstanceType = Literal["ml.t3.medium", "ml.t3.large", "ml.m5.large", "ml.m5.xlarge"]
+
+
+class Analyst(Strict):
+    name: str = Field(
+        description="The analyst's user profile in the workspace: 1-63 letters, digits and inner hyphens.",
+        json_schema_extra={"pattern": PROFILE_NAME.pattern},
+    )
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", description="Whose profile it is (its dmc:owner tag).")
+
+    @field_validator("name")
+    @classmethod
+    def _profile_name(cls, value: str) -> str:
+        if not PROFILE_NAME.match(value):
+            raise ValueError(
+                "not a SageMaker user profile name; fix: use 1-63 letters, digits and hyphens, "
+                "starting and ending with a letter or digit"
+            )
+        return value
+
+
+class Ml(Strict):
+    """The site's SageMaker workspace (used with features.ml_workspace)."""
+
+    analysts: list[Analyst] = Field([], description="One user profile in the workspace per analyst.")
+    idle_shutdown_minutes: int = Field(
+        60, ge=15, le=1440, description="A JupyterLab app with no running code or terminal this long is deleted."
+    )
+    instance_type: WorkspaceInstanceType = Field("ml.t3.medium", description="Default instance of a JupyterLab app.")
+    active_hours_per_analyst: int = Field(
+        40, ge=0, le=730, description="Hours a month an analyst's app runs code (make plan prices the apps from it)."
+    )
+
+    @model_validator(mode="after")
+    def _unique_analysts(self) -> Ml:
+        # SageMaker writes profile names in lower case into their ARNs: names differing in case would collide.
+        problems = []
+        for field, values in (
+            ("name", [analyst.name.lower() for analyst in self.analysts]),
+            ("email", [analyst.email.lower() for analyst in self.analysts]),
+        ):
+            repeated = sorted({value for value in values if values.count(value) > 1})
+            if repeated:
+                problems.append(f"analysts repeat the {field} {repeated} (ignoring case); fix: list each analyst once")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+# arn:<partition>:events:<region>:<account>:event-bus/<name>; the name as EventBridge allows it.
+EVENT_BUS_ARN = re.compile(r"^arn:aws[a-z-]*:events:(?P<region>[a-z0-9-]+):\d{12}:event-bus/[A-Za-z0-9._\-/]{1,256}$")
+
+
+class Integration(Strict):
+    """Limits of the site API and where its KPI summaries may go (used with features.integration_api)."""
+
+    max_range_days: int = Field(
+        31, ge=1, le=3660, description="Longest time range one history, interpolation or OEE request may ask for."
+    )
+    page_limit_max: int = Field(
+        1000, ge=1, le=1000, description="Ceiling of a list route's limit (the API document allows at most 1000)."
+    )
+    rate_limit_per_s: int = Field(
+        100, ge=1, le=10000, description="Steady requests per second the API stage serves before it answers 429."
+    )
+    burst_limit: int = Field(200, ge=1, le=5000, description="Requests the API stage accepts at once above the rate.")
+    waf_requests_per_ip: int = Field(
+        3000,
+        ge=10,
+        le=2_000_000_000,
+        description="Requests one client IP may send in 5 minutes before the web ACL blocks it.",
+    )
+    query_scan_limit_gb: int = Field(
+        10, ge=1, le=1024, description="Data one Athena query of the API may scan before Athena cancels it."
+    )
+    kpi_destination_bus_arn: str | None = Field(
+        None,
+        description="EventBridge bus (ARN) in one of data_regions that receives the site's KPI summaries "
+        "(line KPIs, no plant data, no personal data); none: nothing leaves the site's bus.",
+    )
+
+    @field_validator("kpi_destination_bus_arn")
+    @classmethod
+    def _bus_arn(cls, value: str | None) -> str | None:
+        if value is not None and not EVENT_BUS_ARN.match(value):
+            raise ValueError(
+                "not an EventBridge event bus ARN; fix: use arn:aws:events:<region>:<account>:event-bus/<name>"
+            )
+        return value
+
+
+class Audit(Strict):
+    """The site's CloudTrail trail and its share of its account's region baseline."""
+
+    region_baseline: list[str] = Field(
+        [],
+        description="Regions (of data_regions) where this site's stack provides its account's region baseline: "
+        "the trail of management events and the AWS Config recorder. Exactly one site per account and region "
+        "lists a region; the other sites' trails there record only their own data events.",
+    )
+    trail_days: int | None = Field(
+        None,
+        ge=1,
+        le=36500,
+        description="Days the trail's log files are kept; default: the longest lake.retention (an audit trail "
+        "is kept as long as the records it covers).",
+    )
+    trail_lock_days: int | None = Field(
+        None,
+        ge=1,
+        le=36500,
+        description="Object Lock (compliance mode) on the trail's log files; default: lake.object_lock_days "
+        "on a fda-21-cfr-part-11 or eu-gmp-annex-11 site, no lock on others.",
+    )
+
+    @field_validator("region_baseline")
+    @classmethod
+    def _listed_once(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a region is listed twice; fix: list each region once")
+        return value
+
+
+class BackupRule(Strict):
+    name: Segment = Field(description="Name of the rule in the backup plan, e.g. daily.")
+    frequency: Literal["daily", "weekly", "monthly"] = Field(
+        description="How often it backs up (at backup.start_hour_utc; weekly on Sundays, monthly on the 1st)."
+    )
+    retention_days: int = Field(ge=1, le=36500, description="Days each recovery point of this rule is kept.")
+
+
+class Backup(Strict):
+    """The site's AWS Backup plan over its DynamoDB tables and lake buckets."""
+
+    rules: list[BackupRule] = Field(
+        [
+            BackupRule(name="daily", frequency="daily", retention_days=35),
+            BackupRule(name="monthly", frequency="monthly", retention_days=365),
+        ],
+        min_length=1,
+        description="The plan's rules; on a fda-21-cfr-part-11 or eu-gmp-annex-11 site the vault is locked "
+        "(compliance mode) to keep every recovery point at least the shortest retention_days.",
+    )
+    start_hour_utc: int = Field(3, ge=0, le=23, description="Hour (UTC) the backup jobs start.")
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_names(cls, value: list[BackupRule]) -> list[BackupRule]:
+        names = [rule.name for rule in value]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"rules repeat the name {repeated}; fix: give each rule its own name")
+        return value
+
+
 class CostTags(Strict):
     cost_centre: str = Field(min_length=1, max_length=64)
     owner: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", description="Accountable owner's e-mail.")
@@ -222,6 +381,10 @@ class Site(Strict):
     alerts: Alerts = Alerts()
     edge: Edge
     features: Features = Features()
+    integration: Integration = Integration()
+    ml: Ml = Ml()
+    audit: Audit = Audit()
+    backup: Backup = Backup()
     tags: CostTags
 
     @field_validator("home_region")
@@ -289,14 +452,73 @@ class Site(Strict):
             )
         if len(set(self.edge.gateways)) != len(self.edge.gateways):
             problems.append("edge.gateways lists a thing name twice; fix: list each gateway once")
+        destination = self.integration.kpi_destination_bus_arn
+        match = EVENT_BUS_ARN.match(destination) if destination else None
+        if match and match["region"] not in self.data_regions:
+            problems.append(
+                f"integration.kpi_destination_bus_arn is in {match['region']!r}, outside data_regions "
+                f"{self.data_regions}; fix: send KPI summaries to a bus in one of the site's data regions"
+            )
+        if self.ml.analysts and not self.features.ml_workspace:
+            problems.append(
+                "ml.analysts are listed but features.ml_workspace is false; "
+                "fix: set features.ml_workspace: true or remove ml.analysts"
+            )
+        problems += self._audit_problems()
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _audit_problems(self) -> list[str]:
+        problems = []
+        outside = [region for region in self.audit.region_baseline if region not in self.data_regions]
+        if outside:
+            problems.append(
+                f"audit.region_baseline has {outside}, outside data_regions {self.data_regions}; "
+                "fix: list only regions the site may be deployed to"
+            )
+        records_days = self.records_days
+        if self.audit_trail and self.audit.trail_days is not None and self.audit.trail_days < records_days:
+            problems.append(
+                f"audit.trail_days {self.audit.trail_days} is shorter than the records it covers are kept "
+                f"({records_days} days, lake.retention); fix: keep the trail at least {records_days} days "
+                "(21 CFR 11.10(e)) or leave trail_days unset"
+            )
+        lock = self.trail_lock_days
+        if lock is not None and lock > self.trail_days:
+            problems.append(
+                f"the trail's Object Lock ({lock} days) outlives audit.trail_days {self.trail_days}; "
+                "fix: lower audit.trail_lock_days or keep the trail longer"
+            )
+        return problems
 
     @property
     def audit_trail(self) -> bool:
         """True when a regime needs tamper-proof raw records (Part 11, Annex 11)."""
         return bool(AUDIT_TRAIL_REGIMES.intersection(self.compliance))
+
+    @property
+    def records_days(self) -> int:
+        """The longest time the lake keeps a record (its zones' retention)."""
+        retention = self.lake.retention
+        return max(retention.raw_days, retention.conformed_days, retention.curated_days)
+
+    @property
+    def trail_days(self) -> int:
+        """Days the site's CloudTrail log files are kept: audit.trail_days, else ``records_days``."""
+        return self.audit.trail_days if self.audit.trail_days is not None else self.records_days
+
+    @property
+    def trail_lock_days(self) -> int | None:
+        """Object Lock days of the trail's log files: audit.trail_lock_days, else the raw zone's lock on an
+        audit-trail site (the regime's audit window), else none."""
+        if self.audit.trail_lock_days is not None:
+            return self.audit.trail_lock_days
+        return self.lake.object_lock_days if self.audit_trail else None
+
+    def region_baseline(self, region: str) -> bool:
+        """True when this site's stack in ``region`` provides the account's management trail and Config recorder."""
+        return region in self.audit.region_baseline
 
     def availability_zones(self, region: str) -> list[str]:
         """The explicit zones the VPC uses in ``region`` (no account lookup)."""

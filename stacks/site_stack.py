@@ -7,9 +7,12 @@ from constructs import Construct
 
 from policies import tag_keys
 from site_model import Site
+from stacks.audit_stack import AuditStack
 from stacks.data_stack import DataStack
 from stacks.edge_stack import EdgeStack
 from stacks.foundation_stack import FoundationStack
+from stacks.integration_stack import IntegrationStack
+from stacks.ml_stack import MlStack
 
 
 class SiteStack(Stack):
@@ -29,6 +32,25 @@ class SiteStack(Stack):
         self.foundation = FoundationStack(self, "Foundation", site=site, region=region)
         self.data = DataStack(self, "Data", site=site, foundation=self.foundation)
         self.edge = EdgeStack(self, "Edge", site=site, data=self.data)
+        self.integration = (
+            IntegrationStack(self, "Integration", site=site, foundation=self.foundation, data=self.data)
+            if site.features.integration_api
+            else None
+        )
+        self.ml = (
+            MlStack(self, "Ml", site=site, foundation=self.foundation, data=self.data)
+            if site.features.ml_workspace
+            else None
+        )
+        self.audit = AuditStack(
+            self,
+            "Audit",
+            site=site,
+            region=region,
+            foundation=self.foundation,
+            data=self.data,
+            integration=self.integration,
+        )
 
 
 def site_tags(site: Site) -> dict[str, str]:

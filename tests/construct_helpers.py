@@ -43,6 +43,13 @@ def site_keys(stack: Stack) -> SiteKeys:
     return SiteKeys(stack, "Keys", removal_policy=RemovalPolicy.RETAIN)
 
 
+def keys_of(stack: Stack) -> SiteKeys:
+    """The keys ``site_keys`` made on ``stack``."""
+    keys = stack.node.find_child("Keys")
+    assert isinstance(keys, SiteKeys)
+    return keys
+
+
 def access_logs(stack: Stack) -> s3.IBucket:
     return AccessLogBucket(stack, "AccessLogs", retention_days=400, removal_policy=RemovalPolicy.RETAIN).bucket
 

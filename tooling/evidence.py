@@ -64,13 +64,18 @@ def _owner(stacks: dict[str, StackEvidence], construct_path: str) -> StackEviden
     return stacks[construct_path.split("/", 1)[0]]
 
 
-def _resource_count(assembly: Path, stack: str) -> int:
-    """Resources of a stack and of its nested stacks: the nested templates are file assets of the stack
-    (a name prefix would also match the nested templates of another stack whose name starts alike)."""
+def stack_templates(assembly: Path, stack: str) -> list[Path]:
+    """The template of a top-level stack, then those of its nested stacks: the nested templates are file assets
+    of the stack (a name prefix would also match the nested templates of another stack whose name starts alike)."""
     manifest = assembly / f"{stack}.assets.json"
     assets = _template(manifest).get("files", {}).values() if manifest.exists() else []
     nested = [asset["source"]["path"] for asset in assets if asset["source"]["path"].endswith(".nested.template.json")]
-    return sum(len(_template(assembly / name).get("Resources", {})) for name in [f"{stack}.template.json", *nested])
+    return [assembly / name for name in [f"{stack}.template.json", *nested]]
+
+
+def _resource_count(assembly: Path, stack: str) -> int:
+    """Resources of a stack and of its nested stacks."""
+    return sum(len(_template(path).get("Resources", {})) for path in stack_templates(assembly, stack))
 
 
 def _template(path: Path) -> dict[str, Any]:

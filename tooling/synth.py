@@ -1,6 +1,9 @@
 """`make synth`: synthesize one site with the CDK CLI, gate it, lint it, prove its isolation, write its evidence.
 
-python -m tooling.synth --site plantA [--region eu-west-1] [--no-lint]
+python -m tooling.synth --site plantA [--region eu-west-1] [--no-lint] [--evidence [--records DIR]]
+
+``--evidence`` (`make evidence`) also writes the traceability matrix and the change record
+(tooling/evidence_site.py).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from pathlib import Path
 from policies.isolation import assembly_sites, isolation_breaches
 from site_model import load_sites
 from tooling.evidence import collect, write
+from tooling.evidence_matrix import EvidenceError
+from tooling.evidence_site import write_site_evidence
 
 ASSEMBLY = Path("cdk.out")
 
@@ -36,29 +41,47 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--site", required=True)
     parser.add_argument("--region")
     parser.add_argument("--no-lint", action="store_true", help="skip cfn-lint (diagrams)")
+    parser.add_argument("--evidence", action="store_true", help="also the traceability matrix and the change record")
+    parser.add_argument("--records", type=Path, help="change records folder (default cdk.out/compliance/records/SITE)")
     args = parser.parse_args(argv)
+    if args.evidence and args.no_lint:
+        parser.error("--evidence records a version only after every check; fix: drop --no-lint")
 
     report = ASSEMBLY / "validation-report.json"
     report.unlink(missing_ok=True)  # never summarize a previous run's report
     status = cdk_synth(args.site, args.region)
-    if report.exists():
+    stacks = list(collect(ASSEMBLY).values()) if report.exists() else []
+    if stacks:
         print(f"{'stack':<12} {'resources':>9} {'findings':>9} {'acknowledged':>12}  evidence")
-        for evidence in collect(ASSEMBLY).values():
-            path = write(evidence, ASSEMBLY / "compliance")
-            print(
-                f"{evidence.stack:<12} {evidence.resources:>9} {len(evidence.findings):>9} "
-                f"{len(evidence.acknowledgments):>12}  {path}"
-            )
+    for evidence in stacks:
+        path = write(evidence, ASSEMBLY / "compliance")
+        print(
+            f"{evidence.stack:<12} {evidence.resources:>9} {len(evidence.findings):>9} "
+            f"{len(evidence.acknowledgments):>12}  {path}"
+        )
+    failure = None
     if status != 0:
-        print("synth failed: fix or acknowledge (policies/acknowledge.py) each finding above", file=sys.stderr)
-        return status
-    if not args.no_lint and cfn_lint(ASSEMBLY) != 0:
-        print("cfn-lint found errors in the synthesized templates", file=sys.stderr)
-        return 1
-    breaches = isolation_breaches(assembly_sites(ASSEMBLY, load_sites()))
-    for breach in breaches:
-        print(f"isolation: {breach}", file=sys.stderr)
-    return 1 if breaches else 0
+        failure = "synth failed: fix or acknowledge (policies/acknowledge.py) each finding above"
+    elif not args.no_lint and cfn_lint(ASSEMBLY) != 0:
+        status, failure = 1, "cfn-lint found errors in the synthesized templates"
+    else:
+        breaches = isolation_breaches(assembly_sites(ASSEMBLY, load_sites()))
+        for breach in breaches:
+            print(f"isolation: {breach}", file=sys.stderr)
+        status = 1 if breaches else 0
+    if args.evidence:  # also after a failed gate: the matrix shows what failed (no change record is written)
+        try:
+            for evidence in stacks:
+                kept = write_site_evidence(
+                    ASSEMBLY, evidence, folder=ASSEMBLY / "compliance", records=args.records, passed=status == 0
+                )
+                print("\n".join(f"evidence: {path}" for path in kept))
+        except EvidenceError as error:
+            print(f"evidence: {error}", file=sys.stderr)
+            status = status or 1
+    if failure:
+        print(failure, file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

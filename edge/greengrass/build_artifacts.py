@@ -13,10 +13,12 @@ The CDK app calls, once per site::
         asset.grant_read(<the site's token exchange role>)          # the core downloads the artifact
 
 Each component's artifact is one zip, ``dmc_edge.zip``: the ``edge`` package
-(without tests or caches), the ``envelope`` package and the ``validation``
-package (how configuration problems read), with ``edge/requirements.txt``
-inside. Entries are sorted, timestamps and permissions fixed, so the same
-sources give the same bytes. The version is
+(without tests or caches), the ``envelope`` package, the ``validation``
+package (how configuration problems read) and, of the ``ml`` package, only the
+model card parser (``ml/model_card.py``, how the model stage reads a card; the
+training code stays behind), with ``edge/requirements.txt`` inside. Entries are
+sorted, timestamps and permissions fixed, so the same sources give the same
+bytes. The version is
 ``1.0.<n>``, ``n`` from the SHA-256 of the zip and the recipe: the same content
 keeps its version (a deployment is a no-op), any change gets a new one.
 
@@ -48,6 +50,7 @@ COMPONENTS = {"tag-pipeline": "com.dmc.TagPipeline", "command-handler": "com.dmc
 STREAM_MANAGER = "aws.greengrass.StreamManager"
 
 _PACKAGES = ("edge", "envelope", "validation")  # top-level packages the edge code imports
+_MODULES = ("ml/__init__.py", "ml/model_card.py")  # single modules it imports from other packages
 _SUFFIXES = {".py", ".txt", ".json", ".yaml"}  # code, requirements, schemas, example tag maps
 _EXCLUDED_PARTS = {"__pycache__", "tests"}
 # Development entry points for this machine (make edge-run): they need the repo's site model and mosquitto.
@@ -79,6 +82,7 @@ def artifact_files(root: Path = ROOT) -> list[tuple[str, Path]]:
                 and relative.as_posix() not in _EXCLUDED_FILES
             ):
                 files.append((relative.as_posix(), path))
+    files += [(name, root / name) for name in _MODULES]
     return sorted(files)
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from edge.commands.handler import Setpoint
 from edge.sources.opcua import OpcUaSettings
 from edge.transports.stream_manager import StreamManagerSettings
+from ml.model_card import COMPONENT_PREFIX, NAME_RE
 from validation.messages import Describer
 
 SITE_ID_PATTERN = r"^[a-z][A-Za-z0-9]{1,19}$"  # as the site model's Site.id
@@ -105,6 +106,35 @@ class _Component(BaseModel):
     access_control: dict[str, Any] = Field(default_factory=dict, alias="accessControl")
 
 
+class ModelEntry(BaseModel):
+    """A deployed model version the pipeline scores with (written by the release Lambda's deployment revision)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    name: str = Field(
+        pattern=NAME_RE.pattern, description=f"The model's name: its component is {COMPONENT_PREFIX}<name>."
+    )
+    artifact_dir: str = Field(
+        alias="artifactDir",
+        description=f"Absolute path of the folder holding the {COMPONENT_PREFIX}<name> version's artifacts "
+        "(its {artifacts:path}): model-card.json and the ONNX file the card names.",
+    )
+
+    @model_validator(mode="after")
+    def _absolute(self) -> ModelEntry:
+        if "{" in self.artifact_dir:
+            raise ValueError(
+                f"artifactDir {self.artifact_dir!r} holds a recipe variable the nucleus did not resolve; "
+                "fix: set interpolateComponentConfiguration: true on aws.greengrass.Nucleus, or write the absolute "
+                "path of the model component's artifacts"
+            )
+        if not self.artifact_dir.startswith("/"):
+            raise ValueError(
+                f"artifactDir {self.artifact_dir!r} is relative; fix: write the absolute path on the gateway"
+            )
+        return self
+
+
 class TagPipelineConfig(_Component):
     """Configuration of com.dmc.TagPipeline."""
 
@@ -119,6 +149,14 @@ class TagPipelineConfig(_Component):
     runner: dict[str, Any] = Field(
         default_factory=dict,
         description="RunnerConfig options of edge/pipeline/runner.py: spool_fsync, batch_bytes, linger_s, ...",
+    )
+    models: list[ModelEntry] = Field(
+        default_factory=list,
+        description="Deployed model versions to score with (edge/inference); a change of this key alone swaps the "
+        "models in the running pipeline.",
+    )
+    score_interval_s: float = Field(
+        10.0, gt=0, le=3600, description="How often the models score their machines; at most each card's window_s."
     )
 
     @model_validator(mode="after")
@@ -142,6 +180,11 @@ class TagPipelineConfig(_Component):
         if self.transport == "mqtt" and self.stream_manager is not None:
             problems.append(
                 "stream_manager is set but transport is mqtt; fix: remove it or set transport: stream-manager"
+            )
+        names = [model.name for model in self.models]
+        for name in sorted({name for name in names if names.count(name) > 1}):
+            problems.append(
+                f"models lists {name!r} twice; fix: list each model once, with the artifactDir of the version to run"
             )
         for key in ("spool_path", "canonical_units"):
             if key in self.runner:

@@ -10,6 +10,15 @@ and starts the component, so a configuration that was accepted also starts.
 configuration it drains the runner (the spool keeps whatever is not yet sent)
 and starts again with the new plan.
 
+Models (``models``: ``[{name, artifactDir}]``, see ``edge/inference``): a
+deployment naming a model that does not load or does not fit this gateway's tag
+map is rejected with the model's problems. A configuration change of ``models``
+alone does not restart the runner: the new versions load beside it and replace
+the old ones between two scorings, while values keep flowing. Should a model
+still fail at start-up or on a swap (e.g. its files changed after the deployment
+was accepted), the problems are logged and the pipeline runs on with the
+previous version of that model, or without it.
+
 Run by the recipe as ``python -m edge.greengrass.tag_pipeline --work-dir {work:path}``.
 """
 
@@ -18,10 +27,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 from stream_manager import StreamManagerClient
@@ -35,6 +44,10 @@ from edge.readings import Source, Transport
 from edge.sources import modbus, opcua, simulator
 from edge.transports.greengrass_ipc import GreengrassIpcTransport, IotCorePublisher
 from edge.transports.stream_manager import MessageStreams, StreamManagerTransport
+
+if TYPE_CHECKING:
+    from edge.inference.model import LoadedModel
+    from edge.inference.stage import ScoringStage
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +76,8 @@ class Plan:
     tag_map: TagMap
     runner: RunnerConfig
     sources: list[Source]
+    models: tuple[LoadedModel, ...] = ()  # the models that loaded and fit this gateway
+    model_problems: tuple[str, ...] = ()  # why the others were refused
 
 
 def _tag_map(config: TagPipelineConfig, thing_name: str) -> TagMap:
@@ -78,8 +93,28 @@ def _tag_map(config: TagPipelineConfig, thing_name: str) -> TagMap:
     return parse_tag_map(config.tag_maps[thing_name], origin=f"tag_maps.{thing_name}", canonical_units=units)
 
 
+def load_models(config: TagPipelineConfig, tag_map: TagMap) -> tuple[list[LoadedModel], list[str]]:
+    """The configured models that load and fit the tag map, and the problems of the others."""
+    if not config.models:
+        return [], []
+    # Imported only when models are configured: a gateway without models does not carry onnxruntime and numpy
+    # in its memory (docs/performance.md, bench-edge-inference).
+    from edge.inference import model
+
+    return model.load_models(
+        [(entry.name, Path(entry.artifact_dir)) for entry in config.models],
+        tag_kinds={tag_map.tag_path(spec): spec.kind for spec in tag_map.tags},
+        gateway=tag_map.gateway,
+        interval_s=config.score_interval_s,
+    )
+
+
 def plan(configuration: Mapping[str, Any], thing_name: str, work_dir: Path) -> Plan:
-    """Check a configuration completely; raises ConfigurationError listing every problem."""
+    """Check a configuration completely; raises ConfigurationError listing every problem.
+
+    Model problems alone do not raise: they are in ``Plan.model_problems`` (``PipelineHost.check``,
+    which answers deployments, refuses them too).
+    """
     config = parse(TagPipelineConfig, configuration)
     try:
         tag_map = _tag_map(config, thing_name)
@@ -105,9 +140,10 @@ def plan(configuration: Mapping[str, Any], thing_name: str, work_dir: Path) -> P
             sources.append(_SOURCES[name](tag_map.settings(name), tag_map.addresses(name)))
         except ValueError as error:
             problems += str(error).splitlines()
+    models, model_problems = load_models(config, tag_map)
     if problems or runner_config is None:
-        raise ConfigurationError(problems)
-    return Plan(config, tag_map, runner_config, sources)
+        raise ConfigurationError(problems + model_problems)
+    return Plan(config, tag_map, runner_config, sources, tuple(models), tuple(model_problems))
 
 
 class PipelineHost:
@@ -124,9 +160,14 @@ class PipelineHost:
         self._thing_name = thing_name
         self._work_dir = work_dir
         self._stream_manager_client = stream_manager_client
+        self.stage: ScoringStage | None = None  # outlives runner restarts, so its windows carry over
 
     def check(self, configuration: Mapping[str, Any]) -> Plan:
-        return plan(configuration, self._thing_name, self._work_dir)
+        """A deployment's configuration: accepted only if the pipeline and every model it names pass."""
+        checked = plan(configuration, self._thing_name, self._work_dir)
+        if checked.model_problems:
+            raise ConfigurationError(list(checked.model_problems))
+        return checked
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Run until ``stop``; a start-up configuration that fails ``plan`` raises ConfigurationError."""
@@ -135,28 +176,79 @@ class PipelineHost:
         DeploymentValidator(self._ipc, COMPONENT, self.check).subscribe()
         watch_configuration(self._ipc, lambda: loop.call_soon_threadsafe(changed.set))
         while not stop.is_set():
-            current = self.check(read_configuration(self._ipc))
+            current = plan(read_configuration(self._ipc), self._thing_name, self._work_dir)
             changed.clear()
+            self._adopt(current.config, current.models, current.model_problems)
             streams: StreamManagerConnection | None = None
             transport: Transport = GreengrassIpcTransport(self._ipc)
             if current.config.stream_manager is not None:
                 streams = self._stream_manager_client()
                 transport = StreamManagerTransport(streams, current.config.stream_manager)
-            runner = Runner(current.tag_map, current.runner, sources=current.sources, transport=transport)
+            runner = Runner(
+                current.tag_map, current.runner, sources=current.sources, transport=transport, stage=self.stage
+            )
             run_stop = asyncio.Event()
-            relay = asyncio.create_task(_set_on_first(run_stop, stop, changed))
+            follow = asyncio.create_task(self._follow(runner, current, changed, stop, run_stop))
             try:
                 summary = await runner.run(run_stop)
             finally:
-                relay.cancel()
+                follow.cancel()
+                await asyncio.gather(follow, return_exceptions=True)
                 if streams is not None:
                     streams.close()
+            if not follow.cancelled() and (error := follow.exception()) is not None:
+                raise error
             log.info("pipeline stopped (%s): %s", "shutdown" if stop.is_set() else "new configuration", summary)
 
+    async def _follow(
+        self, runner: Runner, current: Plan, changed: asyncio.Event, stop: asyncio.Event, run_stop: asyncio.Event
+    ) -> None:
+        """Swap models into the running pipeline while only ``models`` changes; stop it for any other change."""
+        try:
+            while True:
+                await first(stop, changed)
+                if stop.is_set():
+                    return
+                changed.clear()
+                try:
+                    config = parse(TagPipelineConfig, read_configuration(self._ipc))
+                except ConfigurationError:
+                    return  # the restart's plan reports the problems
+                if config.model_copy(update={"models": current.config.models}) != current.config:
+                    return
+                current = replace(current, config=config)
+                models, problems = await asyncio.to_thread(load_models, config, current.tag_map)
+                runner.pipeline.use(self._adopt(config, models, problems))
+        finally:
+            run_stop.set()
 
-async def _set_on_first(target: asyncio.Event, *events: asyncio.Event) -> None:
-    await first(*events)
-    target.set()
+    def _adopt(
+        self, config: TagPipelineConfig, models: Sequence[LoadedModel], problems: Sequence[str]
+    ) -> ScoringStage | None:
+        """Score with ``models``; a configured model that failed keeps its previous version, if one runs."""
+        for problem in problems:
+            log.error("model refused, %s", problem)
+        loaded = {model.name: model for model in models}
+        previous = {model.name: model for model in self.stage.models} if self.stage is not None else {}
+        claimed = {path for model in models for path in model.score_paths}
+        chosen = []
+        for entry in config.models:
+            model = loaded.get(entry.name)
+            if model is None and entry.name in previous and claimed.isdisjoint(previous[entry.name].score_paths):
+                model = previous[entry.name]
+                log.error("model %s: running on with the previous version %s", entry.name, model.version)
+            if model is not None:
+                chosen.append(model)
+        if not chosen:
+            self.stage = None
+        elif self.stage is not None and self.stage.interval_s == config.score_interval_s:
+            self.stage.deploy(chosen)
+        else:
+            from edge.inference.stage import ScoringStage  # only with models: see load_models
+
+            self.stage = ScoringStage(config.score_interval_s, chosen)
+        log.info("models scoring: %s", ", ".join(f"{m.name} {m.version}" for m in chosen) or "none")
+        return self.stage
 
 
 def main(argv: list[str] | None = None) -> int:

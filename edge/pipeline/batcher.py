@@ -60,7 +60,9 @@ class Batcher:
         self.linger_s = linger_s
         self._next = dict(next_batch_seq)
         self._open: dict[str, _Open] = {}
-        self._base: dict[int, int] = {}  # per tag: encoded size of a value without its variable parts
+        # Per tag path (not Tag.index: a pipeline's stage numbers its own tags from 0 as well): encoded size
+        # of a value without its variable parts.
+        self._base: dict[str, int] = {}
 
     def next_batch_seq(self, line: str) -> int:
         """The batch_seq the next batch of ``line`` will carry."""
@@ -107,12 +109,12 @@ class Batcher:
         return Batch(line=line, batch_seq=batch.batch_seq, payload=encode(message), values=len(batch.values))
 
     def _size(self, tag: Tag, value: dict[str, Any]) -> int:
-        base = self._base.get(tag.index)
+        base = self._base.get(tag.path)
         if base is None:
             # A template with value 0, empty quality and ts, and seq 0: everything else is fixed per tag.
             template = tag_value(path=tag.path, value=0, unit=tag.unit, quality="", ts="", seq=0, gateway=self.gateway)
             base = len(encode(template)) - 1 - 1 - len(idempotency_key(self.gateway, 0))
-            self._base[tag.index] = base
+            self._base[tag.path] = base
         return (
             base
             + _json_size(value["value"])

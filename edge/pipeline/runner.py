@@ -11,6 +11,9 @@ stream-manager transport::
     runner = Runner(tag_map, config, sources=[source], transport=transport)
     summary = await runner.run(stop)                # returns after stop.set() and a bounded drain
 
+``stage`` (optional) is the model stage (``edge.inference.stage.ScoringStage``): the pipeline
+feeds it and reports what it derives; ``runner.pipeline.use(...)`` swaps it while running.
+
 Inside ``run``:
 
 * one collector per source: ``await source.start()``, then every list from
@@ -44,7 +47,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge.pipeline.health import Health
-from edge.pipeline.pipeline import Pipeline
+from edge.pipeline.pipeline import Pipeline, Stage
 from edge.pipeline.spool import FSYNC_DEFAULT, Spool
 from edge.pipeline.tag_map import TagMap
 from edge.readings import Source, Transport, TransportError
@@ -102,7 +105,13 @@ class Runner:
     """Runs a tag map's pipeline between the given sources and transport."""
 
     def __init__(
-        self, tag_map: TagMap, config: RunnerConfig, *, sources: Sequence[Source], transport: Transport
+        self,
+        tag_map: TagMap,
+        config: RunnerConfig,
+        *,
+        sources: Sequence[Source],
+        transport: Transport,
+        stage: Stage | None = None,
     ) -> None:
         if not sources:
             raise ValueError("a runner needs at least one source; fix: pass the sources the tag map uses")
@@ -115,7 +124,12 @@ class Runner:
         self.transport = transport
         self.spool = Spool(config.spool_path, max_bytes=config.spool_max_bytes, fsync=config.spool_fsync)
         self.pipeline = Pipeline(
-            tag_map, config.canonical_units, self.spool, batch_bytes=config.batch_bytes, linger_s=config.linger_s
+            tag_map,
+            config.canonical_units,
+            self.spool,
+            batch_bytes=config.batch_bytes,
+            linger_s=config.linger_s,
+            stage=stage,
         )
         self.health = Health(
             site=tag_map.site,

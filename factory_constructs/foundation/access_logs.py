@@ -57,6 +57,7 @@ class AccessLogBucket(Construct):
             ["AwsSolutions::AwsSolutions-S1", *in_regulatory_packs("S3BucketLoggingEnabled")],
             "This bucket is the site's access-log target; logging its own access into itself would recurse. "
             "Versioning keeps every log object's history and the bucket policy denies every request without TLS.",
+            backed_by=("GxP::GxP-S3Versioned",),
         )
         acknowledge(
             cfn,
@@ -69,4 +70,5 @@ class AccessLogBucket(Construct):
             in_regulatory_packs("S3BucketReplicationEnabled"),
             "Access logs are operational evidence kept in-region under versioning; copying them to another region "
             "adds no control the residency rules would allow for every site.",
+            backed_by=("GxP::GxP-S3Versioned",),
         )

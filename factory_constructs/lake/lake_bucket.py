@@ -154,4 +154,5 @@ class LakeBucket(Construct):
             in_regulatory_packs("S3BucketReplicationEnabled"),
             "The lake stays in the site's home region for residency; durability comes from S3's multi-AZ "
             "storage, versioning and RETAIN, and a replica region is a site-model decision not yet offered.",
+            backed_by=("GxP::GxP-S3Versioned",),
         )

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import jsii
 from aws_cdk import CfnResource, Stack
 from cdk_nag import IApplyRule, NagMessageLevel, NagRuleCompliance
+from constructs import IConstruct
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,39 @@ def resource_tag(node: CfnResource, key: str) -> str | None:
     return None
 
 
+def site_stack(node: IConstruct) -> Stack:
+    """The top-level stack ``node`` belongs to (a nested stack belongs to its parent's)."""
+    stack = Stack.of(node)
+    while stack.nested_stack_parent is not None:
+        stack = stack.nested_stack_parent
+    return stack
+
+
+def site_resources(node: IConstruct, kind: type[T]) -> tuple[T, ...]:
+    """Every L1 resource of class ``kind`` in ``node``'s site stack and its nested stacks, for a rule that judges
+    a whole site. The packs run on a finished tree, so each site's walk is kept (``_site_index``)."""
+    return cast(tuple[T, ...], _site_index(site_stack(node)).get(kind, ()))
+
+
+@functools.lru_cache(maxsize=32)
+def _site_index(stack: Stack) -> dict[type, tuple[Any, ...]]:
+    """The constructs of a site stack's tree by class. Keyed by the stack object itself (jsii hands back the same
+    Python object for one construct), which the cache holds on to, so a later tree's stack is never taken for it.
+    One walk costs tens of milliseconds of jsii calls: without the cache, once per rule and resource."""
+    index: dict[type, list[Any]] = {}
+    for construct in stack.node.find_all():
+        index.setdefault(type(construct), []).append(construct)
+    return {kind: tuple(constructs) for kind, constructs in index.items()}
+
+
+def in_stack_of(node: CfnResource, value: Any) -> Any:
+    """``value`` (a property of a resource anywhere in the site) resolved as ``node``'s stack sees it: a reference
+    to ``node`` reads ``{"Fn::GetAtt": [<its logical id>, ...]}`` or ``{"Ref": <its logical id>}``, as in
+    ``resolved(node, node.attr_arn)``, even from another nested stack (where the template holds a parameter).
+    Two resources at the same path inside different nested stacks would share a logical id; a site has none."""
+    return Stack.of(node).resolve(value)
+
+
 # Resources that keep plant data, records or evidence.
 STATEFUL_RESOURCE_TYPES = frozenset(
     {
@@ -95,4 +132,12 @@ STATEFUL_RESOURCE_TYPES = frozenset(
     }
 )
 # ... and those that carry it on: where data may reside or pass through.
-DATA_RESOURCE_TYPES = STATEFUL_RESOURCE_TYPES | {"AWS::KinesisFirehose::DeliveryStream", "AWS::SNS::Topic"}
+DATA_RESOURCE_TYPES = STATEFUL_RESOURCE_TYPES | {
+    "AWS::KinesisFirehose::DeliveryStream",
+    "AWS::SNS::Topic",
+    # The ML workspace: home folders and space volumes, and the registry of the site's model versions.
+    "AWS::SageMaker::Domain",
+    "AWS::SageMaker::UserProfile",
+    "AWS::SageMaker::Space",
+    "AWS::SageMaker::ModelPackageGroup",
+}

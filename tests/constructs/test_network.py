@@ -14,7 +14,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Match, Template
 
-from construct_helpers import CIDR, REGION, bare_stack, network, site_keys, unacknowledged_findings
+from construct_helpers import CIDR, REGION, bare_stack, keys_of, network, site_keys, unacknowledged_findings
 from factory_constructs.foundation.network import SiteNetwork
 from policies.acknowledge import in_regulatory_packs
 
@@ -162,6 +162,118 @@ def test_function_security_group_sends_https_to_the_site_cidr_only_and_admits_no
     )
 
 
+def lookups(template: Template) -> dict[str, dict[str, Any]]:
+    """The prefix-list lookups (logical id -> their Create call), parsed from the custom resources."""
+    return {
+        logical_id: json.loads(resource["Properties"]["Create"])
+        for logical_id, resource in template.find_resources("Custom::AWS").items()
+    }
+
+
+def test_each_gateway_services_prefix_list_is_looked_up_by_its_regional_name() -> None:
+    template = template_of(build())
+    found = lookups(template)
+    names = {}
+    for logical_id, call in found.items():
+        assert (call["service"], call["action"], call["outputPaths"]) == (
+            "EC2",
+            "describeManagedPrefixLists",
+            ["PrefixLists.0.PrefixListId"],
+        )
+        assert call["physicalResourceId"] == {"responsePath": "PrefixLists.0.PrefixListId"}
+        (name_filter,) = call["parameters"]["Filters"]
+        assert name_filter["Name"] == "prefix-list-name"
+        (names[logical_id],) = name_filter["Values"]
+    assert sorted(names.values()) == [f"com.amazonaws.{REGION}.dynamodb", f"com.amazonaws.{REGION}.s3"]
+    # A changed name (another region) looks the list up again rather than keeping the old id; the SDK is
+    # the runtime's own (installing the latest would download it while the stack deploys).
+    template.all_resources_properties(
+        "Custom::AWS", Match.object_like({"Update": Match.any_value(), "InstallLatestAwsSdk": False})
+    )
+
+
+@pytest.mark.parametrize(("service", "name"), [("s3", "S3"), ("dynamodb", "DynamoDb")])
+def test_function_security_group_sends_https_to_each_looked_up_gateway_prefix_list(service: str, name: str) -> None:
+    net = build()
+    template = template_of(net)
+    (lookup,) = [
+        logical_id
+        for logical_id, call in lookups(template).items()
+        if call["parameters"]["Filters"][0]["Values"] == [f"com.amazonaws.{REGION}.{service}"]
+    ]
+    looked_up = {"Fn::GetAtt": [lookup, "PrefixLists.0.PrefixListId"]}
+    assert Stack.of(net).resolve(net.gateway_prefix_lists[service]) == looked_up
+    template.has_resource_properties(
+        "AWS::EC2::SecurityGroupEgress",
+        {
+            "GroupId": {"Fn::GetAtt": [ref(net.function_security_group)["Ref"], "GroupId"]},
+            "DestinationPrefixListId": looked_up,
+            "Description": f"HTTPS to {name} through its gateway endpoint",
+            **HTTPS_FROM_CIDR,
+        },
+    )
+
+
+def test_the_function_security_groups_only_other_egress_rules_are_the_two_prefix_lists() -> None:
+    net = build()
+    stack = Stack.of(net)
+    group = {"Fn::GetAtt": [ref(net.function_security_group)["Ref"], "GroupId"]}
+    destinations = [
+        rule["Properties"].get("DestinationPrefixListId")
+        for rule in template_of(net).find_resources("AWS::EC2::SecurityGroupEgress").values()
+        if rule["Properties"]["GroupId"] == group
+    ]
+    expected = [stack.resolve(prefix_list) for prefix_list in net.gateway_prefix_lists.values()]
+    assert sorted(map(json.dumps, destinations)) == sorted(map(json.dumps, expected))
+    assert len(expected) == 2
+
+
+def test_the_lookup_runs_with_its_own_role_allowed_only_the_lookup_and_its_log_streams() -> None:
+    net = build()
+    template = template_of(net)
+    log_group = net.node.find_child("PrefixListLookupLogs")
+    policy = net.node.find_child("PrefixListLookupPolicy")
+    role = net.node.find_child("PrefixListLookupRole")
+    template.has_resource_properties(
+        "AWS::IAM::ManagedPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": [
+                    {"Action": "ec2:DescribeManagedPrefixLists", "Effect": "Allow", "Resource": "*"},
+                    {
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                        "Effect": "Allow",
+                        "Resource": {"Fn::Join": ["", [arn(log_group), ":*"]]},
+                    },
+                ],
+                "Version": "2012-10-17",
+            }
+        },
+    )
+    template.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "AssumeRolePolicyDocument": Match.object_like(
+                {"Statement": [Match.object_like({"Principal": {"Service": "lambda.amazonaws.com"}})]}
+            ),
+            "ManagedPolicyArns": [ref(policy)],
+            "Policies": Match.absent(),
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "index.handler",
+            "Role": arn(role),
+            "LoggingConfig": {"LogGroup": ref(log_group)},
+            "VpcConfig": Match.absent(),
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Logs::LogGroup", {"KmsKeyId": arn(keys_of(Stack.of(net)).logs), "RetentionInDays": 400}
+    )
+
+
 def test_function_placement_is_the_isolated_subnets_and_the_function_security_group() -> None:
     net = build()
     placement = net.function_placement
@@ -206,7 +318,7 @@ def test_flow_logs_capture_all_traffic_into_the_encrypted_flow_log_group() -> No
 def test_flow_log_role_has_only_its_managed_policy_for_the_flow_log_group() -> None:
     net = build()
     template = template_of(net)
-    (policy,) = template.find_resources("AWS::IAM::ManagedPolicy")
+    policy = ref(net.node.find_child("FlowLogPolicy"))["Ref"]
     template.has_resource_properties(
         "AWS::IAM::ManagedPolicy",
         {
@@ -283,17 +395,68 @@ def test_with_nat_the_function_placement_is_the_private_subnets_not_the_public_o
     template_of(net).resource_count_is("AWS::EC2::NatGateway", 2)
 
 
-def test_ml_endpoints_add_the_sagemaker_api_and_runtime_endpoints() -> None:
-    services = interface_services(template_of(build(ml_endpoints=True)))
-    assert services == BASE_SERVICES | {
+def test_ml_endpoints_add_what_a_vpc_only_sagemaker_domain_needs() -> None:
+    template = template_of(build(ml_endpoints=True))
+    assert interface_services(template) == BASE_SERVICES | {
         f"com.amazonaws.{REGION}.sagemaker.api",
         f"com.amazonaws.{REGION}.sagemaker.runtime",
+        f"aws.sagemaker.{REGION}.studio",
+        f"com.amazonaws.{REGION}.ecr.api",
+        f"com.amazonaws.{REGION}.ecr.dkr",
+        f"com.amazonaws.{REGION}.greengrass",
+        f"com.amazonaws.{REGION}.s3",
     }
+    # S3's regional names answer with the interface endpoint for the VPC's own resolver too, so HTTPS to the
+    # CIDR reaches S3 (a security group cannot name the gateway endpoint's prefix list).
+    template.has_resource_properties(
+        "AWS::EC2::VPCEndpoint",
+        {
+            "ServiceName": f"com.amazonaws.{REGION}.s3",
+            "VpcEndpointType": "Interface",
+            "PrivateDnsEnabled": True,
+            "DnsOptions": {"PrivateDnsOnlyForInboundResolverEndpoint": "AllResolvers"},
+        },
+    )
 
 
-def test_api_endpoints_add_the_execute_api_endpoint() -> None:
+def test_api_endpoints_add_athena_and_the_iot_data_plane_but_not_execute_api() -> None:
     services = interface_services(template_of(build(api_endpoints=True)))
-    assert services == BASE_SERVICES | {f"com.amazonaws.{REGION}.execute-api"}
+    # The site API is public (REGIONAL): its functions call Athena and publish commands, none calls the API.
+    assert services == BASE_SERVICES | {f"com.amazonaws.{REGION}.athena", f"com.amazonaws.{REGION}.iot.data"}
+
+
+def test_the_iot_data_host_resolves_to_its_endpoint_inside_the_vpc() -> None:
+    net = build(api_endpoints=True)
+    template = template_of(net)
+    # IoT Core offers no private DNS: without its own zone, the SDK's host would resolve to the public endpoint.
+    template.has_resource_properties(
+        "AWS::EC2::VPCEndpoint",
+        {"ServiceName": f"com.amazonaws.{REGION}.iot.data", "PrivateDnsEnabled": False},
+    )
+    (zone_id,) = template.find_resources(
+        "AWS::Route53::HostedZone",
+        {
+            "Properties": {
+                "Name": f"data-ats.iot.{REGION}.amazonaws.com.",
+                "VPCs": [{"VPCId": ref(net.vpc), "VPCRegion": REGION}],
+            }
+        },
+    )
+    (endpoint_id,) = template.find_resources(
+        "AWS::EC2::VPCEndpoint", {"Properties": {"ServiceName": f"com.amazonaws.{REGION}.iot.data"}}
+    )
+    (record,) = template.find_resources("AWS::Route53::RecordSet").values()
+    properties = record["Properties"]
+    assert (properties["Name"], properties["Type"], properties["HostedZoneId"]) == (
+        f"data-ats.iot.{REGION}.amazonaws.com.",
+        "A",
+        {"Ref": zone_id},
+    )
+    assert json.dumps(properties["AliasTarget"]).count(endpoint_id) == 2  # its DNS name and its zone
+
+
+def test_without_api_endpoints_there_is_no_private_zone() -> None:
+    template_of(build()).resource_count_is("AWS::Route53::HostedZone", 0)
 
 
 def test_cidr_is_the_vpc_block_and_the_literal_peer_of_both_security_groups() -> None:
@@ -431,12 +594,39 @@ def test_isolated_network_has_no_unacknowledged_finding(isolated: tuple[SiteNetw
     assert isolated[1] == []
 
 
-def test_the_only_acknowledgment_is_the_flow_log_stream_wildcard_under_its_computed_id(
+# CDK's one AwsCustomResource provider of the stack, which runs the prefix-list lookups.
+PROVIDER = "Test/AWS679f53fac002430cb0da5b7982bd2287/Resource"
+
+
+def lookup_acknowledgments(net: SiteNetwork) -> list[str]:
+    """The lookup's: its read-only action on "*", its log streams, and the provider running outside the VPC
+    (no dead-letter queue, no reserved concurrency)."""
+    log_group = ref(net.node.find_child("PrefixListLookupLogs"))["Ref"]
+    policy = "Test/Network/PrefixListLookupPolicy/Resource"
+    provider = [
+        f"{rule_id.split('::')[1]} at {PROVIDER}"
+        for rule_id in [
+            *in_regulatory_packs("LambdaInsideVPC"),
+            "HIPAA.Security::HIPAA.Security-LambdaDLQ",
+            "NIST.800.53.R5::NIST.800.53.R5-LambdaDLQ",
+            "HIPAA.Security::HIPAA.Security-LambdaConcurrency",
+            "NIST.800.53.R5::NIST.800.53.R5-LambdaConcurrency",
+        ]
+    ]
+    return [
+        f"AwsSolutions-IAM5[Resource::*] at {policy}",
+        f"AwsSolutions-IAM5[Resource::<{log_group}.Arn>:*] at {policy}",
+        *provider,
+    ]
+
+
+def test_the_acknowledgments_are_the_flow_log_stream_wildcard_and_the_prefix_list_lookups(
     isolated: tuple[SiteNetwork, list[str], list[str]],
 ) -> None:
     net, _, acknowledged = isolated
     log_group = ref(net.flow_log_group)["Ref"]
-    assert acknowledged == [f"AwsSolutions-IAM5[Resource::<{log_group}.Arn>:*] at Test/Network/FlowLogPolicy/Resource"]
+    flow_log = f"AwsSolutions-IAM5[Resource::<{log_group}.Arn>:*] at Test/Network/FlowLogPolicy/Resource"
+    assert acknowledged == sorted([flow_log, *lookup_acknowledgments(net)])
 
 
 def test_network_with_nat_has_no_unacknowledged_finding(with_nat: tuple[SiteNetwork, list[str], list[str]]) -> None:
@@ -454,4 +644,10 @@ def test_with_nat_each_public_subnets_internet_route_is_acknowledged_on_that_rou
     ]
     log_group = ref(net.flow_log_group)["Ref"]
     flow_log = f"AwsSolutions-IAM5[Resource::<{log_group}.Arn>:*] at Test/Network/FlowLogPolicy/Resource"
-    assert acknowledged == sorted([*routes, flow_log])
+    assert acknowledged == sorted([*routes, flow_log, *lookup_acknowledgments(net)])
+
+
+def test_network_with_the_api_endpoints_and_their_private_zone_has_no_unacknowledged_finding() -> None:
+    stack = bare_stack(audit_trail=True)
+    build(stack, api_endpoints=True)
+    assert unacknowledged_findings(stack) == []

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from dmc_etl.catalog import LOCAL_CATALOG, table_name
 from dmc_etl.config import parse_site_config
-from dmc_etl.conform import ConformSummary, RawObjects, conform
+from dmc_etl.conform import ConformSummary, RawObjects, conform, line_tasks
 from dmc_etl.jobs import conformed_to_curated, raw_to_conformed
 from dmc_etl.lake import session_conf
 from dmc_etl.schemas import CONFORMED_COLUMNS, REJECTS_COLUMNS
@@ -541,6 +541,100 @@ def test_only_batches_move_between_tasks_and_only_the_tables_keys_join_them(
     (moved,) = [n for n in plan_nodes(merge) if n.getClass().getSimpleName() == "ShuffleExchangeExec"]
     assert node_names(moved)[-1] == "BatchScanExec", node_names(moved)
     assert "InMemoryTableScanExec" not in node_names(moved), node_names(moved)
+
+
+def test_a_run_compares_only_the_rows_of_the_hours_it_brings(
+    spark: Any, tmp_path: Path, databases: tuple[str, str]
+) -> None:
+    """Within a partition the merge compares the table's rows of the new rows' time range: a value replayed
+    from an earlier hour merges to one row, and a file of other hours is never opened (removed from
+    disk, the run still succeeds; the scan of the table's side lists only the file of the range)."""
+    database = databases[0]
+    eight = write_raw(
+        tmp_path / "raw", "filling", "line1", "2026-01-05", "08", "8.json", [batch(0, [value("filler/speed", 1.0, 1)])]
+    )
+    conform_into(spark, database, eight)
+    before = {f["file_path"] for f in data_files(spark, tag_values(database))}
+    ten = [value("filler/speed", 3.0, 3, ts="2026-01-05T10:00:00.000Z")]
+    conform_into(
+        spark, database, write_raw(tmp_path / "raw", "filling", "line1", "2026-01-05", "10", "10.json", [batch(1, ten)])
+    )
+    (later,) = [f["file_path"] for f in data_files(spark, tag_values(database)) if f["file_path"] not in before]
+    Path(later.removeprefix("file:")).unlink()
+
+    # Replayed from an edge spool with a new value of 09:00: a copy of the value of 08:00.
+    replay = [value("filler/speed", 1.0, 1), value("filler/speed", 2.0, 2, ts="2026-01-05T09:00:00.000Z")]
+    with MergeRecorder(spark) as recorder:
+        summary = conform_into(
+            spark,
+            database,
+            write_raw(tmp_path / "raw", "filling", "line1", "2026-01-05", "08", "r.json", [batch(2, replay)]),
+        )
+    assert summary.values == 2
+    assert [(s["table"], s["result_data_files"]) for s in recorder.scans] == [(tag_values(database), 1)]
+    (merge,) = recorder.statements
+    assert (
+        "(t.`area` = 'filling' AND t.`line` = 'line1' AND t.`date` = DATE '2026-01-05' AND t.`ts` BETWEEN "
+        "TIMESTAMP '2026-01-05 08:00:00.000000Z' AND TIMESTAMP '2026-01-05 09:00:00.000000Z')"
+    ) in merge, merge
+    kept = spark.table(tag_values(database)).where("ts < TIMESTAMP '2026-01-05 10:00:00Z'")  # skips the removed file
+    assert sorted(row.id for row in kept.collect()) == ["gw-01:1", "gw-01:2"]
+
+
+def test_a_batch_across_midnight_bounds_each_of_its_days_by_its_own_range(
+    spark: Any, tmp_path: Path, databases: tuple[str, str]
+) -> None:
+    """The range of a partition covers every value a batch brings to it: a superset is exact too."""
+    values = [
+        value("filler/speed", 1.0, 1, ts="2026-01-05T23:59:00.000Z"),
+        value("filler/speed", 2.0, 2, ts="2026-01-06T00:00:30.500Z"),
+        value("filler/speed", 3.0, 3, ts="not a time"),  # refused; bounds nothing
+    ]
+    raw = write_raw(tmp_path / "raw", "filling", "line1", "2026-01-05", "23", "m.json", [batch(0, values)])
+    with MergeRecorder(spark) as recorder:
+        summary = conform_into(spark, databases[0], raw)
+    assert (summary.values, summary.rejects) == (2, {"values[].ts": 1})
+    (merge,) = [statement for statement in recorder.statements if tag_values(databases[0]) in statement]
+    span = "t.`ts` BETWEEN TIMESTAMP '2026-01-05 23:59:00.000000Z' AND TIMESTAMP '2026-01-06 00:00:30.500000Z'"
+    assert f"t.`date` = DATE '2026-01-05' AND {span})" in merge and f"t.`date` = DATE '2026-01-06' AND {span})" in merge
+
+
+TWO_LINES = [("filling", "line1"), ("filling", "line2")]  # one task of two for both, by Spark's hash
+
+
+def hash_tasks(spark: Any, lines: list[tuple[str, str]], tasks: int) -> list[int]:
+    """The task of each (area, line) among ``tasks``, as Spark's hash partitioning computes it."""
+    tasks_of = ", ".join(f"pmod(hash('{area}', '{line}'), {tasks})" for area, line in lines)
+    ((spread,),) = spark.sql(f"SELECT array({tasks_of})").collect()
+    return list(spread)
+
+
+def test_each_line_the_raw_objects_are_filed_under_gets_a_task_of_its_own(spark: Any) -> None:
+    four = [*TWO_LINES, ("packing", "line3"), ("packing", "line4")]
+    files = [f"s3://raw/tags/area={area}/line={line}/date=2026-01-05/hour=08/part-0.json" for area, line in four]
+    tasks = line_tasks(spark, [*files, files[0].replace("part-0", "part-1")])
+    assert tasks == 9  # from 4 to 8 tasks, two of these lines share one (Spark's hash)
+    assert len(set(hash_tasks(spark, four, 9))) == 4
+    assert all(len(set(hash_tasks(spark, four, fewer))) < 4 for fewer in range(4, 9))
+    assert line_tasks(spark, ["s3://raw/elsewhere/part-0.json"]) is None
+
+
+def test_the_lines_of_a_run_are_conformed_in_tasks_of_their_own(
+    spark: Any, tmp_path: Path, databases: tuple[str, str]
+) -> None:
+    """Two lines that Spark's hash puts in one task of the session's two do not share one: each line's
+    file is written by a task of its own (an Iceberg data file's name starts with its task's partition)."""
+    assert int(spark.conf.get("spark.sql.shuffle.partitions")) == 2
+    assert len(set(hash_tasks(spark, TWO_LINES, 2))) == 1
+    objects = []
+    for number, (area, line) in enumerate(TWO_LINES):
+        item = {**value("filler/speed", 1.0, number), "path": f"acme/plantA/{area}/{line}/filler/speed"}
+        message = batch(number, [item], line=f"acme/plantA/{area}/{line}")
+        objects.append(write_raw(tmp_path / "raw", area, line, "2026-01-05", "08", "p.json", [message]))
+    conform_into(spark, databases[0], *objects)
+    files = data_files(spark, tag_values(databases[0]))
+    tasks = {f["partition"]["line"]: Path(f["file_path"]).name.split("-")[0] for f in files}
+    assert sorted(tasks) == ["line1", "line2"] and len(set(tasks.values())) == 2, tasks
 
 
 def test_the_summary_names_only_partitions_that_received_accepted_values(

@@ -6,13 +6,13 @@ Also the plan helpers the conform tests use: what a MERGE statement ran, and wha
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 from types import TracebackType
 from typing import Any
 
 import pytest
 from dmc_etl.catalog import LOCAL_CATALOG, table_name
-from dmc_etl.lake import insert_new, one_row_per_key, partition_predicate, session_conf, sql_literal
+from dmc_etl.lake import Between, insert_new, one_row_per_key, partition_predicate, session_conf, sql_literal
 
 pytestmark = pytest.mark.spark
 
@@ -193,8 +193,49 @@ def test_partitions_become_literal_predicates_iceberg_can_prune_by() -> None:
     )
     assert partition_predicate("t", []) == "false"
     assert sql_literal(7) == "7"
-    with pytest.raises(TypeError, match=r"^no SQL literal for 1.5 \(float\); fix: pass a str, int or date$"):
+    with pytest.raises(
+        TypeError, match=r"^no SQL literal for 1.5 \(float\); fix: pass a str, int, date or aware datetime$"
+    ):
         sql_literal(1.5)
+
+
+def test_a_range_of_a_column_becomes_a_between_of_utc_timestamps() -> None:
+    eight = datetime(2026, 1, 5, 8, 0, 0, 250, tzinfo=UTC)
+    berlin = datetime(2026, 1, 5, 10, 30, tzinfo=timezone(timedelta(hours=1)))
+    assert partition_predicate("t", [{"line": "line1", "ts": Between(eight, berlin)}]) == (
+        "(t.`line` = 'line1' AND t.`ts` BETWEEN TIMESTAMP '2026-01-05 08:00:00.000250Z' "
+        "AND TIMESTAMP '2026-01-05 09:30:00.000000Z')"
+    )
+    assert sql_literal(date(2026, 1, 5)) == "DATE '2026-01-05'"
+    with pytest.raises(
+        TypeError,
+        match=r"^no SQL literal for the naive datetime.datetime\(2026, 1, 5, 8, 0\); fix: pass an aware datetime "
+        r"\(e.g. in UTC\)$",
+    ):
+        sql_literal(datetime(2026, 1, 5, 8, 0))
+
+
+def test_a_range_limits_the_tables_side_to_the_files_that_overlap_it(spark: Any, databases: tuple[str, str]) -> None:
+    """Iceberg skips a file whose bounds of the column lie outside the range; a row outside the range is
+    never compared, so the range must hold every row a key can match (here a copy of 10:00 is new)."""
+    name = table_name(LOCAL_CATALOG, databases[0], "timed")
+    spark.sql(f"CREATE TABLE {name} (id string, ts timestamp, line string) USING iceberg PARTITIONED BY (line)")
+    for hour in ("08", "10"):  # a file each
+        spark.sql(f"INSERT INTO {name} VALUES ('{hour}', TIMESTAMP '2026-01-05 {hour}:00:00Z', 'line1')")
+
+    def new(*hours: int) -> Any:
+        rows = [(f"{h:02d}", datetime(2026, 1, 5, h, tzinfo=UTC), "line1") for h in hours]
+        return spark.createDataFrame(rows, "id string, ts timestamp, line string")
+
+    morning = {"line": "line1", "ts": Between(datetime(2026, 1, 5, 8, tzinfo=UTC), datetime(2026, 1, 5, 9, tzinfo=UTC))}
+    with MergeRecorder(spark) as recorder:
+        insert_new(spark, new(8, 9), name, key=["line", "id"], partitions=[morning])
+    ((scan,),) = [recorder.scans]
+    assert (scan["result_data_files"], scan["skipped_data_files"]) == (1, 1), scan
+    assert "ts >= 1767600000000000" in scan["scan"] and "ts <= 1767603600000000" in scan["scan"], scan
+    assert sorted(row.id for row in spark.table(name).collect()) == ["08", "09", "10"]
+    insert_new(spark, new(10), name, key=["line", "id"], partitions=[morning])  # 10:00 is outside the range
+    assert sorted(row.id for row in spark.table(name).collect()) == ["08", "09", "10", "10"]
 
 
 def test_session_settings_are_put_back(spark: Any) -> None:

@@ -1,16 +1,23 @@
 """The gate: every example site (and a customised one) synthesizes with zero unacknowledged findings."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from aws_cdk import App, Stack
+from aws_cdk import App, NestedStack, RemovalPolicy, Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 
+from factory_constructs.audit.audit_trail import AuditTrail
+from factory_constructs.foundation.keys import SiteKeys
 from policies import PACK_NAMES
-from policies.gate import PACKS, apply_compliance_gate
+from policies.acknowledge import acknowledge
+from policies.gate import CONTROL_RULES, PACKS, BackedControls, apply_compliance_gate
+from policies.rules.s3_versioned import S3_VERSIONED
 from synth_helpers import example_sites, synth, variant
 
 pytestmark = pytest.mark.synth
@@ -81,3 +88,99 @@ def test_pack_names_match_the_packs() -> None:
 
 def test_the_gate_adds_every_pack_as_a_plugin() -> None:
     assert apply_compliance_gate(App()) == list(PACK_NAMES)
+
+
+# --- acknowledgments backed by a compensating control ---------------------------------------------------------
+
+TRAIL_REASON = "Reads of this bucket are recorded by the site's CloudTrail data events, kept under Object Lock."
+VERSIONED_REASON = "Replicas would leave the region; versioning keeps every overwritten or deleted object instead."
+
+
+def backed_site(tmp_path: Path) -> tuple[App, Stack, s3.Bucket]:
+    app = App(outdir=str(tmp_path))
+    stack = Stack(app, "Site", env={"region": "eu-central-1", "account": "111111111111"})
+    return app, stack, s3.Bucket(stack, "Logs", versioned=True)
+
+
+def test_a_backed_acknowledgment_fails_the_gate_when_its_construct_is_absent(tmp_path: Path) -> None:
+    app, _, bucket = backed_site(tmp_path)
+    acknowledge(bucket, "AwsSolutions::AwsSolutions-S1", TRAIL_REASON, backed_by=["AuditTrail"])
+    apply_compliance_gate(app)
+    with pytest.raises(
+        RuntimeError,
+        match=re.escape(
+            "Site/Logs: the acknowledgment of AwsSolutions::AwsSolutions-S1 relies on AuditTrail, which stack Site "
+            "does not contain; fix: add the AuditTrail construct to the site, or drop the claim from the reason "
+            "and backed_by"
+        ),
+    ):
+        app.synth()
+
+
+def test_a_construct_control_anywhere_in_the_site_stack_backs_it(tmp_path: Path) -> None:
+    app, stack, bucket = backed_site(tmp_path)
+    acknowledge(bucket, "AwsSolutions::AwsSolutions-S1", TRAIL_REASON, backed_by=["AuditTrail"])
+    audit = NestedStack(stack, "Audit")
+    AuditTrail(
+        audit,
+        "Trail",
+        name="site-audit",
+        key=SiteKeys(audit, "Keys", removal_policy=RemovalPolicy.RETAIN).logs,
+        access_logs=bucket,
+        data_event_buckets=[bucket],
+        retention_days=30,
+        log_retention=logs.RetentionDays.THIRTEEN_MONTHS,
+    )
+    assert BackedControls(app).validate() == []
+    other = Stack(app, "OtherSite", env={"region": "eu-central-1"})
+    acknowledge(
+        s3.Bucket(other, "Logs", versioned=True),
+        "AwsSolutions::AwsSolutions-S1",
+        TRAIL_REASON,
+        backed_by=["AuditTrail"],
+    )
+    assert [problem.split(":")[0] for problem in BackedControls(app).validate()] == ["OtherSite/Logs"]
+
+
+def test_a_rule_control_must_hold_on_the_acknowledged_resources(tmp_path: Path) -> None:
+    app, stack, versioned = backed_site(tmp_path)
+    acknowledge(
+        versioned,
+        "HIPAA.Security::HIPAA.Security-S3BucketReplicationEnabled",
+        VERSIONED_REASON,
+        backed_by=["GxP::GxP-S3Versioned"],
+    )
+    assert BackedControls(app).validate() == []
+    unversioned = s3.Bucket(stack, "Scratch")
+    acknowledge(
+        unversioned,
+        "HIPAA.Security::HIPAA.Security-S3BucketReplicationEnabled",
+        VERSIONED_REASON,
+        backed_by=["GxP::GxP-S3Versioned"],
+    )
+    assert BackedControls(app).validate() == [
+        "Site/Scratch/Resource: the acknowledgment of HIPAA.Security::HIPAA.Security-S3BucketReplicationEnabled "
+        f"relies on GxP::GxP-S3Versioned, which does not hold here ({S3_VERSIONED.info}); "
+        f"fix: {S3_VERSIONED.explanation}"
+    ]
+
+
+def test_a_rule_control_that_checks_nothing_acknowledged_or_is_unknown_fails(tmp_path: Path) -> None:
+    app, stack, _ = backed_site(tmp_path)
+    key = kms.Key(stack, "Key", enable_key_rotation=True)
+    acknowledge(key, "AwsSolutions::AwsSolutions-KMS5", VERSIONED_REASON, backed_by=["GxP::GxP-S3Versioned"])
+    acknowledge(key, "AwsSolutions::AwsSolutions-KMS6", VERSIONED_REASON, backed_by=["GxP::GxP-Versioned"])
+    problems = BackedControls(app).validate()
+    assert problems == [
+        "Site/Key: the acknowledgment of AwsSolutions::AwsSolutions-KMS5 relies on GxP::GxP-S3Versioned, which checks "
+        "none of its resources; fix: acknowledge on the resource the rule checks, or drop the claim",
+        f"Site/Key: backed_by names GxP::GxP-Versioned, which is not a rule of our packs; fix: name one of "
+        f"{', '.join(sorted(CONTROL_RULES))}",
+    ]
+
+
+def test_the_example_sites_back_every_claimed_control(every_site: Path) -> None:
+    report = json.loads((every_site / "validation-report.json").read_text())
+    reasons = [item["reason"] for plugin in report["pluginReports"] for item in plugin["suppressedViolations"]]
+    # The synth passed, so BackedControls found every named control; the buckets name their versioning.
+    assert sum(reason.endswith("[control: GxP::GxP-S3Versioned]") for reason in reasons) >= 3 * 5

@@ -14,6 +14,7 @@ import pytest
 
 from policies.isolation import Breach, assembly_sites, isolation_breaches, main
 from site_model import Site
+from site_model.loader import baseline_problems
 from synth_helpers import example_sites, variant
 
 ACCOUNT = "111111111111"
@@ -21,7 +22,8 @@ REGION = "eu-central-1"
 
 
 def two_sites() -> dict[str, Site]:
-    """plantA's site file twice in one account and region, as plantX and plantY."""
+    """plantA's site file twice in one account and region, as plantX and plantY; plantX provides the region
+    baseline (management trail, Config recorder), plantY only its own data trail (site_model.loader)."""
     base = example_sites()["plantA"]
     sites = {}
     for number, site_id in enumerate(("plantX", "plantY")):
@@ -40,6 +42,7 @@ def two_sites() -> dict[str, Site]:
                 "gateways": [f"{site_id}-gw-1", f"{site_id}-gw-2"],
                 "commands": commands,
             },
+            audit={"region_baseline": base.audit.region_baseline if number == 0 else []},
         )
     return sites
 
@@ -76,6 +79,43 @@ def test_two_sites_in_one_account_and_region_are_isolated(shared_region: Path) -
     }
     assert all(len(templates.templates) > 1 for templates in estate), "nested templates are read too"
     assert isolation_breaches(estate) == []
+
+
+def _resources(templates: Any, kind: str) -> list[dict[str, Any]]:
+    return [
+        resource
+        for template in templates.templates.values()
+        for resource in template["Resources"].values()
+        if resource["Type"] == kind
+    ]
+
+
+def test_two_sites_in_one_region_make_one_management_trail_and_one_config_recorder(shared_region: Path) -> None:
+    assert baseline_problems(two_sites()) == [], "the fixture is an estate the loader accepts"
+    estate = {templates.site: templates for templates in assembly_sites(shared_region, two_sites())}
+    management = {
+        site: [
+            trail
+            for trail in _resources(templates, "AWS::CloudTrail::Trail")
+            if any(selector.get("IncludeManagementEvents") for selector in trail["Properties"]["EventSelectors"])
+        ]
+        for site, templates in estate.items()
+    }
+    assert {site: len(trails) for site, trails in management.items()} == {"plantX": 1, "plantY": 0}
+    for kind in ("AWS::Config::ConfigurationRecorder", "AWS::Config::DeliveryChannel"):
+        assert {site: len(_resources(templates, kind)) for site, templates in estate.items()} == {
+            "plantX": 1,
+            "plantY": 0,
+        }, kind
+    for site, templates in estate.items():
+        (trail,) = _resources(templates, "AWS::CloudTrail::Trail")  # each site records its own data events
+        assert trail["Properties"]["TrailName"] == f"{site}-audit"
+        assert trail["Properties"]["EventSelectors"][-1]["DataResources"][0]["Type"] == "AWS::S3::Object"
+        rules = {rule["Properties"]["ConfigRuleName"] for rule in _resources(templates, "AWS::Config::ConfigRule")}
+        assert rules and all(name.startswith(f"{site}-") for name in rules)
+        assert {
+            rule["Properties"]["Scope"]["TagValue"] for rule in _resources(templates, "AWS::Config::ConfigRule")
+        } == {site}
 
 
 def test_the_command_line_reads_an_assembly(shared_region: Path, tmp_path: Path) -> None:

@@ -24,7 +24,8 @@ from site_model import Site
 
 ACCOUNT = "123456789012"
 TOP = "Site"  # the key of the top-level stack's template; nested stacks go by their construct id
-NESTED = ("Foundation", "Data", "Edge")
+# Integration only where the site has features.integration_api.
+NESTED = ("Foundation", "Data", "Edge", "Integration")
 _SUB = re.compile(r"\$\{([^}!][^}]*)\}")
 _GET_ATT = re.compile(r"^arn:aws:fake:[^:]*:\d{12}:(?P<id>[A-Za-z0-9]+)/(?P<attribute>.+)$")
 
@@ -45,7 +46,9 @@ class SynthesizedSite:
         files = {TOP: stack.template_file}
         nested_resources = {}
         for child in NESTED:
-            nested = stack.node.find_child(child)
+            nested = stack.node.try_find_child(child)
+            if nested is None:
+                continue
             assert isinstance(nested, NestedStack)
             files[child] = nested.template_file
             assert nested.nested_stack_resource is not None

@@ -9,14 +9,17 @@ one the handler reads but the template lacks.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
+from aws_cdk import custom_resources as cr
 from site_templates import SynthesizedSite
 
 from factory_constructs.alerts.alert_handler.handler import Config, config_from_env
 from factory_constructs.alerts.alert_handler.window import Thresholds
+from factory_constructs.api.api_handler.settings import VARIABLES, parse_environment
 
 pytestmark = pytest.mark.synth
 
@@ -24,9 +27,13 @@ pytestmark = pytest.mark.synth
 ENV_READERS: dict[str, Callable[[Mapping[str, str]], Any] | None] = {
     "alert_handler.handler.handler": config_from_env,
     "transform_handler.handler.handler": None,  # Firehose transformation: the envelope only, no settings
+    # The site API's functions (test_api_environment.py checks each one's variables and values).
+    **{f"api_handler.entry.{handler}": functools.partial(parse_environment, handler) for handler in VARIABLES},
 }
 # Functions aws-cdk adds for its own custom resources (e.g. restricting the VPC's default security group).
 CDK_PROVIDER_HANDLER = "__entrypoint__.handler"
+# The one function CDK makes per stack for AwsCustomResource (the network's prefix-list lookups).
+AWS_CUSTOM_RESOURCE_PROVIDER = "AWS" + cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace("-", "")
 
 
 class RecordingEnv(dict[str, str]):
@@ -53,9 +60,9 @@ def functions(synthesized: SynthesizedSite) -> dict[str, tuple[str, dict[str, An
     """Handler -> (template, properties) of each of our functions in the site; CDK's own are left out."""
     found: dict[str, tuple[str, dict[str, Any]]] = {}
     for stack in synthesized.templates:
-        for properties in synthesized.resources(stack, "AWS::Lambda::Function").values():
+        for logical_id, properties in synthesized.resources(stack, "AWS::Lambda::Function").items():
             handler = properties["Handler"]
-            if handler == CDK_PROVIDER_HANDLER:
+            if handler == CDK_PROVIDER_HANDLER or logical_id.startswith(AWS_CUSTOM_RESOURCE_PROVIDER):
                 continue
             assert handler not in found, f"two functions run {handler}"
             found[handler] = (stack, properties)

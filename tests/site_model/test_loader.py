@@ -48,7 +48,9 @@ def test_bad_cidr_names_field_value_and_fix(tmp_path: Path) -> None:
 def test_region_outside_residency_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, PLANT_A.replace("data_regions: [eu-central-1, eu-west-1]", "data_regions: [eu-west-1]"))
     assert problems(path) == [
-        "home_region 'eu-central-1' is not among data_regions ['eu-west-1']; fix: add it to data_regions"
+        "home_region 'eu-central-1' is not among data_regions ['eu-west-1']; fix: add it to data_regions",
+        "audit.region_baseline has ['eu-central-1'], outside data_regions ['eu-west-1']; "
+        "fix: list only regions the site may be deployed to",
     ]
 
 

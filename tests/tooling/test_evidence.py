@@ -35,6 +35,8 @@ SCRATCH_LOG_REASON = (
 )
 BUCKET = "Alpha/Evidence/Resource"
 LOG_GROUP = "Alpha/Inner/Audit/Resource"  # inside the nested stack: its evidence belongs to Alpha
+# A finding of our packs names the clauses its rule implements.
+LOG_RETENTION_FINDING = f"{LOG_RETENTION.info} [{'; '.join(LOG_RETENTION.clauses)}]"
 # What the gate acknowledges, in the order of the validation report (pack order, then rule order).
 ACKNOWLEDGMENTS = [
     ("AwsSolutions", "AwsSolutions::AwsSolutions-S1", BUCKET, LOGGING_REASON),
@@ -209,7 +211,7 @@ def test_a_failed_synth_still_writes_the_report_and_the_evidence_names_the_findi
     evidence = collect(failed)
     alpha = evidence["Alpha"]
     assert alpha.findings == [
-        {"pack": "GxP", "rule": "GxP-LogRetention", "path": LOG_GROUP, "description": LOG_RETENTION.info}
+        {"pack": "GxP", "rule": "GxP-LogRetention", "path": LOG_GROUP, "description": LOG_RETENTION_FINDING}
     ]
     assert alpha.packs == {**dict.fromkeys(PACK_NAMES, "success"), "GxP": "failure"}
     # The acknowledged findings stay in the report of a failed synth, with their reasons.
@@ -231,7 +233,7 @@ def test_markdown_of_a_failed_synth_ends_with_the_unacknowledged_findings(failed
         "",
         "## Unacknowledged findings",
         "",
-        f"- GxP-LogRetention at {LOG_GROUP}: {LOG_RETENTION.info}",
+        f"- GxP-LogRetention at {LOG_GROUP}: {LOG_RETENTION_FINDING}",
     ]
 
 

@@ -14,6 +14,7 @@ from component_configs import UNITS
 from edge.greengrass.build_artifacts import ROOT, build
 
 SOURCES = ("edge", "envelope", "validation")
+MODULES = ("ml/__init__.py", "ml/model_card.py")  # of ml, only the model card parser ships
 
 
 @pytest.fixture
@@ -22,6 +23,9 @@ def source_tree(tmp_path: Path) -> Path:
     root = tmp_path / "src"
     for package in SOURCES:
         shutil.copytree(ROOT / package, root / package, ignore=shutil.ignore_patterns("__pycache__"))
+    for module in MODULES:
+        (root / module).parent.mkdir(exist_ok=True)
+        shutil.copyfile(ROOT / module, root / module)
     return root
 
 
@@ -75,7 +79,8 @@ def test_the_zip_holds_the_packages_without_tests_or_caches(source_tree: Path, t
     assert not [name for name in names if "tests/" in name or name.endswith(".pyc")]
     assert "edge/run_local.py" not in names and "edge/pipeline/local_mosquitto.py" not in names
     assert {entry.date_time for entry in entries} == {(1980, 1, 1, 0, 0, 0)}
-    assert {name.split("/")[0] for name in names} == set(SOURCES)
+    assert {name.split("/")[0] for name in names} == {*SOURCES, "ml"}
+    assert [name for name in names if name.startswith("ml/")] == list(MODULES)
 
 
 # A fresh interpreter whose path holds only the unpacked artifact and the installed packages (edge/requirements.txt).
@@ -83,7 +88,7 @@ PROBE = """
 import sys
 sys.path[:] = [p for p in sys.path if p not in ("", {root!r})]
 sys.path.insert(0, {unpacked!r})
-import edge.greengrass.tag_pipeline, edge.greengrass.command_handler
+import edge.greengrass.tag_pipeline, edge.greengrass.command_handler, edge.inference.stage
 from edge.greengrass.config import ConfigurationError, TagPipelineConfig, parse
 try:
     parse(TagPipelineConfig, {{"site_id": "plantA", "transport": "mqtt", "canonical_units": {{}}, "tag_map": {{}}}})
@@ -92,7 +97,7 @@ except ConfigurationError as error:
 outside = {{"factory_constructs", "site_model", "stacks", "aws_cdk"}}
 print(sorted(name for name in sys.modules if name.split(".")[0] in outside))
 print(sorted({{module.__file__.startswith({unpacked!r}) for name, module in sys.modules.items()
-             if name.split(".")[0] in ("edge", "envelope", "validation") and getattr(module, "__file__", None)}}))
+             if name.split(".")[0] in ("edge", "envelope", "validation", "ml") and getattr(module, "__file__", None)}}))
 """
 
 

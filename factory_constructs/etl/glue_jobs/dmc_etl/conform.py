@@ -34,9 +34,10 @@ number when its text is a decimal number, a boolean when it is ``true``/``false`
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, DataFrameReader, Observation, SparkSession
@@ -46,7 +47,7 @@ from pyspark.sql import types as T
 from envelope.tag_envelope import KIND_TAGS, LINE_PATH_RE, QUALITIES, SCHEMA_VERSION
 
 from .config import SiteConfig
-from .lake import insert_new, line_path_parts, one_row_per_key, path_exists, require_utc, shaped, sql_literal
+from .lake import Between, insert_new, line_path_parts, one_row_per_key, path_exists, require_utc, shaped, sql_literal
 from .schemas import CONFORMED_COLUMNS, CONFORMED_PARTITION_KEYS, REJECTS_COLUMNS, REJECTS_PARTITION_KEYS
 from .units import conversions
 
@@ -373,35 +374,123 @@ def conform(
     # batches is cheaper than moving their values one by one, and every copy of a value is on its line.
     # They are kept there (memory, then disk: whole batches, a copy of the parsed input) because the
     # merge is planned on the partitions of their values, which a light pass over them finds first.
-    records = with_value_dates(batch_records(parsed))
-    batches = records.repartition("area", "line").persist(StorageLevel.MEMORY_AND_DISK)
+    records = with_value_span(batch_records(parsed))
+    tasks = line_tasks(spark, parsed.inputFiles())
+    moved = records.repartition(tasks, "area", "line") if tasks else records.repartition("area", "line")
+    batches = moved.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         return _conform_batches(spark, raw, batches, conformed_table, rejects_table, config)
     finally:
         batches.unpersist()
 
 
-def with_value_dates(records: DataFrame) -> DataFrame:
-    """``records`` (``batch_records``) with ``value_dates``: the distinct dates of a usable batch's
-    values (what ``touched_partitions`` reads), computed per batch while it is parsed."""
-    dates = f"array_distinct(transform(m.values, x -> to_date({_TS})))"
-    return records.selectExpr("*", f"CASE WHEN record_problem IS NULL THEN {dates} END AS value_dates")
+# The raw zone's layout, the ingestion's Firehose prefix: each object holds the batches of one line.
+_RAW_LINE = re.compile(r"/area=([^/]+)/line=([^/]+)/")
+
+
+def line_tasks(spark: SparkSession, files: Sequence[str]) -> int | None:
+    """How many tasks to move the batches to so that each line the raw ``files`` are filed under
+    (``tags/area=.../line=.../``) gets a task of its own; None when no path names a line.
+
+    Spark sends a batch to task ``pmod(hash(area, line), n)``. For some n two lines share a task while
+    another task stays empty; the shared task then runs on one core for two lines' time, after the
+    others (four lines in three tasks on two cores take three lines' time, not two). So n is the
+    smallest number from the number of lines to four times it that gives each line a task of its own,
+    or else the fewest lines a shared task; at least two, so that the batches keep their hash
+    partitioning by line whatever the number of lines (of one task Spark makes a single partition,
+    another plan).
+    Only the balance depends on the paths: a batch filed under another line's folder still goes to the
+    task of its own line, wherever that is.
+    """
+    lines = sorted({found.groups() for found in map(_RAW_LINE.search, files) if found})
+    if not lines:
+        return None
+    spread = [_spark_hash(spark, area, line) for area, line in lines]
+    fewest = max(len(lines), 2)
+    return max(range(fewest, 4 * fewest + 1), key=lambda n: (len({h % n for h in spread}), -n))
+
+
+def _spark_hash(spark: SparkSession, *texts: str) -> int:
+    """Spark's ``hash(texts...)``, the hash its hash partitioning takes of string columns, from Spark's own
+    function on the driver (a query of literals would cost a planning: tenths of a second).
+
+    PySpark has no public call for this, so it goes through the context's JVM handles (as
+    ``lake.path_exists`` does).
+    """
+    jvm = spark.sparkContext._jvm
+    murmur3 = jvm.org.apache.spark.unsafe.hash.Murmur3_x86_32  # type: ignore[union-attr]
+    offset = jvm.org.apache.spark.unsafe.Platform.BYTE_ARRAY_OFFSET  # type: ignore[union-attr]
+    result = _HASH_SEED
+    for text in texts:
+        data = text.encode()
+        result = murmur3.hashUnsafeBytes(bytearray(data), offset, len(data), result)
+    return int(result)
+
+
+_HASH_SEED = 42  # Spark's hash() and hash partitioning
+
+
+def with_value_span(records: DataFrame) -> DataFrame:
+    """``records`` (``batch_records``) with what ``touched_partitions`` reads of a usable batch, computed
+    per batch while it is parsed: ``value_dates``, the distinct dates of its values, and ``ts_low`` and
+    ``ts_high``, its earliest and latest value timestamps (microseconds since the epoch)."""
+    stamps = f"CASE WHEN record_problem IS NULL THEN transform(m.values, x -> {_TS}) END AS _stamps"
+    # A projection of its own: the three columns below read the parsed timestamps, parsed once.
+    return records.selectExpr("*", stamps).selectExpr(
+        *records.columns,
+        "array_distinct(transform(_stamps, ts -> to_date(ts))) AS value_dates",
+        "unix_micros(array_min(_stamps)) AS ts_low",
+        "unix_micros(array_max(_stamps)) AS ts_high",
+    )
 
 
 def touched_partitions(batches: DataFrame) -> list[dict[str, object]]:
-    """The (area, line, date) partitions the values of ``batches`` (``with_value_dates``) can land in:
-    a superset of their conformed rows' partitions (it counts values that are refused too).
+    """The (area, line, date) partitions the values of ``batches`` (``with_value_span``) can land in, each
+    with the range of timestamps its new rows can have: a superset of the conformed rows (it counts
+    values that are refused too, and a batch's range for each of its days).
 
-    One small row per batch comes to the driver, which takes the distinct ones: cheaper than a
-    distinct in Spark, which moves the rows to one more stage.
+    The merge compares only the table's rows within those ranges, and that is exact: a row the table
+    holds with the key of a new row has the new row's ``ts``. The key's ``id`` names one value for ever
+    (``envelope.tag_envelope.idempotency_key``: the gateway and its sequence number, which the spool
+    persists so that a restart never reuses one). The gateway stamps a value's ts, seq and id together,
+    once (``edge.pipeline.harmonizer``); every later copy of the value is a copy of its batch's bytes
+    (a spool retransmission, an at-least-once delivery of MQTT, stream manager or Firehose, the
+    ingestion transform's re-encoding, a re-run over the same raw object), from which this job reads
+    the same ts every time. The key's date is the day of that ts already: one row per key rests on the
+    same fact. (A producer that broke the envelope by sending one id with two timestamps of one day
+    would get a row for each, where comparing the whole partition would have kept the first.)
+
+    So a run compares the keys of the hours it brings, not of the whole day: a new hour is compared
+    with no file of the earlier hours (Iceberg skips a file by the bounds of ``ts`` in its metadata),
+    and a late value only with the files of its own time.
+
+    One aggregate over the kept batches: they are already in the task of their line, so it moves nothing
+    and only one row per partition comes to the driver.
     """
-    found = {
-        (row.area, row.line, day)
-        for row in batches.select("area", "line", "value_dates").collect()
-        for day in row.value_dates or ()
-        if day is not None
-    }
-    return [{"area": area, "line": line, "date": day} for area, line, day in sorted(found)]
+    spans = (
+        batches.selectExpr("area", "line", "explode(value_dates) AS date", "ts_low", "ts_high")
+        .where("date IS NOT NULL")  # a timestamp that does not parse; its value is refused
+        .groupBy("area", "line", "date")
+        .agg(F.expr("min(ts_low) AS ts_low"), F.expr("max(ts_high) AS ts_high"))
+        .collect()
+    )
+    return [
+        {
+            "area": row.area,
+            "line": row.line,
+            "date": row.date,
+            "ts": Between(_from_micros(row.ts_low), _from_micros(row.ts_high)),
+        }
+        for row in sorted(spans, key=lambda row: (row.area, row.line, row.date))
+    ]
+
+
+def _from_micros(micros: int) -> datetime:
+    """The aware UTC datetime of ``micros`` since the epoch, exactly (a float of seconds would round)."""
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _conform_batches(
@@ -412,7 +501,7 @@ def _conform_batches(
     rejects_table: str,
     config: SiteConfig,
 ) -> ConformSummary:
-    """``conform`` of the kept ``batches`` (``with_value_dates``, moved to the task of their line)."""
+    """``conform`` of the kept ``batches`` (``with_value_span``, moved to the task of their line)."""
     touched = touched_partitions(batches)
     checked = checked_rows(batches, config)
     # Every value and every refused line is counted where its row is built anyway; the refused ones

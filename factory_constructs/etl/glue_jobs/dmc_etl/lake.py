@@ -3,9 +3,18 @@
 A run inserts the rows whose key the table does not hold yet: ``MERGE INTO ... WHEN NOT MATCHED THEN
 INSERT *`` (``insert_new``), which Iceberg turns into an append of the source rows that find no match.
 The ON clause names the partition keys with the key, and it restricts the table's side to the
-partitions the new rows fall in: Iceberg then lists and reads only those partitions' files, and of
-them only the key columns. A run costs what it brings plus the keys of the partitions it touches,
-never a rewrite; a re-run over the same input finds every key and appends nothing.
+partitions the new rows fall in (and, within a partition, to a range of a column that a key
+determines, such as the conformed rows' timestamp): Iceberg then lists and reads only those files,
+and of them only the key columns. A run costs what it brings plus the keys it must compare, never a
+rewrite; a re-run over the same input finds every key and appends nothing.
+
+Concurrent writers: Spark plans a MERGE whose only clause is ``WHEN NOT MATCHED THEN INSERT`` as a
+plain append of ``rows LEFT ANTI JOIN table`` (``AppendData`` in its plan, the same plan as ``INSERT
+INTO ... SELECT`` of that join), and Iceberg commits an append on top of any snapshot committed
+meanwhile without checking what that snapshot added. Two runs at once over the same input could
+therefore both insert a key. The jobs run one at a time (the Glue jobs' maximum concurrent runs is 1,
+``etl_jobs.py``), so a run, which re-reads the objects of the watermark's overlap, always plans its
+join on a snapshot that holds every earlier run's rows.
 """
 
 from __future__ import annotations
@@ -13,7 +22,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -65,28 +75,47 @@ def line_path_parts(line_path: str = "line_path") -> list[Column]:
 
 
 def sql_literal(value: object) -> str:
-    """``value`` (a string, a whole number or a date) as a Spark SQL literal."""
+    """``value`` (a string, a whole number, a date or an aware datetime) as a Spark SQL literal."""
     if isinstance(value, str):
         return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if isinstance(value, datetime):  # before date: a datetime is a date too
+        if value.utcoffset() is None:
+            raise TypeError(f"no SQL literal for the naive {value!r}; fix: pass an aware datetime (e.g. in UTC)")
+        # With its zone: the text is read the same whatever the session's time zone.
+        return f"TIMESTAMP '{value.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S.%f')}Z'"
     if isinstance(value, date):
         return f"DATE '{value.isoformat()}'"
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    raise TypeError(f"no SQL literal for {value!r} ({type(value).__name__}); fix: pass a str, int or date")
+    raise TypeError(
+        f"no SQL literal for {value!r} ({type(value).__name__}); fix: pass a str, int, date or aware datetime"
+    )
+
+
+@dataclass(frozen=True)
+class Between:
+    """The values ``low`` to ``high`` (both included) of a column, in ``partition_predicate``: for a column
+    whose value the rows of a partition do not share, such as a timestamp."""
+
+    low: object
+    high: object
 
 
 def partition_predicate(alias: str, partitions: Sequence[Mapping[str, Any]]) -> str:
-    """SQL: true for rows of ``alias`` in one of ``partitions`` (each a dict of partition key -> value,
-    a value None matching null). Only literals, ANDs and ORs: Iceberg prunes files by it."""
+    """SQL: true for rows of ``alias`` in one of ``partitions`` (each a dict of column -> value, a value
+    None matching null and a ``Between`` a range). Only literals, comparisons, ANDs and ORs: Iceberg
+    prunes files by it, by partition values and by the columns' bounds in each file's metadata."""
     if not partitions:
         return "false"
 
-    def equal(key: str, value: object) -> str:
+    def condition(key: str, value: object) -> str:
         column = f"{alias}.`{key}`"
+        if isinstance(value, Between):
+            return f"{column} BETWEEN {sql_literal(value.low)} AND {sql_literal(value.high)}"
         return f"{column} IS NULL" if value is None else f"{column} = {sql_literal(value)}"
 
     return " OR ".join(
-        "(" + " AND ".join(equal(key, value) for key, value in partition.items()) + ")" for partition in partitions
+        "(" + " AND ".join(condition(key, value) for key, value in partition.items()) + ")" for partition in partitions
     )
 
 
@@ -122,9 +151,11 @@ def insert_new(
     ``rows`` has the table's columns (by name) and at most one row per key (``one_row_per_key``);
     ``key`` starts with the partition keys. ``partitions`` lists every partition the rows fall in
     (each a dict of partition key -> value; a superset is fine): the table's side of the merge is
-    restricted to them, so only their files are read. No partitions, no statement; rows whose keys the
-    table all holds still make a commit, an append of no file (Iceberg commits every MERGE).
-    ``null_safe`` key columns match null to null.
+    restricted to them, so only their files are read. An entry may also bound a column that is not a
+    partition key (``Between``): exact only when every table row that holds the key of one of the rows
+    lies within it, i.e. when the key determines that column (``conform`` bounds the timestamp).
+    No partitions, no statement; rows whose keys the table all holds still make a commit, an append
+    of no file (Iceberg commits every MERGE). ``null_safe`` key columns match null to null.
 
     ``clustered``: the rows are already in the task of their partition, sorted by ``key`` (as
     ``conform`` leaves them), and stay there through the join and the write: one file per partition

@@ -1,0 +1,1 @@
+"""The ML plane's constructs: the site's SageMaker workspace, and approved models released to its gateways."""
