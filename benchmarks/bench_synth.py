@@ -38,6 +38,10 @@ def write_sites(folder: Path, count: int) -> None:
             "data_regions": [region],
             "network": {**template["network"], "cidr": f"10.{index % 250}.0.0/20"},
             "edge": {**template["edge"], "thing_group": f"site{index:03d}-gateways", "gateways": [f"gw-{index:03d}"]},
+            # One account per site: an account and region holds at most five site trails, and each needs
+            # the one site that provides the region's audit baseline (site_model/loader.py).
+            "account": f"{100000000000 + index}",
+            "audit": {**template.get("audit", {}), "region_baseline": [region]},
         }
         (folder / f"site{index:03d}.yaml").write_text(yaml.safe_dump(site))
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import RemovalPolicy, Tags
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from factory_constructs.api.api_handler.latest_store import LINE_INDEX as BY_LINE_INDEX
+from policies import tag_keys
 
 # Keys the handlers read and write (api_handler's latest_store, command_store and alert_recorder).
 LATEST_KEY = "path"
@@ -81,6 +82,8 @@ class ApiTables(Construct):
             ],
         )
         self.commands = table("Commands", COMMAND_KEY)
+        # Each command with who sent it and the gateway's answer: an audit record (GxP-AuditTablePitr).
+        Tags.of(self.commands).add(tag_keys.RECORD, tag_keys.AUDIT_RECORD)
         self.alerts = table("Alerts", ALERT_KEY, sort_key=ALERT_SORT_KEY, expiry=ALERT_EXPIRY)
 
     def grant(self, grantee: iam.IGrantable, table: dynamodb.TableV2, *actions: str) -> iam.Grant:
