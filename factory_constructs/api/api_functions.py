@@ -88,9 +88,9 @@ class ApiFunctions(Construct):
     first deploy fills the catalog from the stream's retention; writes are conditional, so replays are
     harmless), ``alert_recorder`` receives the stream alerts (source ``dmc.stream-alerts``) from
     ``alerts_bus``, ``command_audit`` the gateways' audit records from an IoT topic rule on
-    ``dmc/<site>/+/commands/audit``. What fails for good lands in ``failures`` (an SQS queue under ``key``):
-    descriptions of stream batches, the events and audit records Lambda could not process, and the audit
-    records the topic rule could not deliver.
+    ``dmc/<site>/+/commands/audit``, and puts the results they settle on the same bus. What fails for good
+    lands in ``failures`` (an SQS queue under ``key``): descriptions of stream batches, the events and audit
+    records Lambda could not process, and the audit records the topic rule could not deliver.
 
     ``lines``: the site's "area/line" pairs; ``gateways``: its thing names (commands go to
     ``dmc/<site>/<gateway>/commands``); ``command_ranges``: the allow-list. ``max_range_days`` and
@@ -135,6 +135,7 @@ class ApiFunctions(Construct):
             "CONFORMED_DATABASE": catalog.database_names["conformed"],
             "CURATED_DATABASE": catalog.database_names["curated"],
             "ATHENA_WORKGROUP": workgroup.name,
+            "EVENT_BUS": alerts_bus.event_bus_name,
             "COMMAND_ALLOW_LIST": json.dumps(
                 [{"path": point.path, "min": point.min, "max": point.max} for point in command_ranges]
             ),
@@ -183,7 +184,7 @@ class ApiFunctions(Construct):
         self._grant_routes(tables, catalog, workgroup, site_id, gateways, command_ranges)
         self._consume_stream(tables, stream)
         self._record_alerts(tables, alerts_bus)
-        self._record_audits(tables, site_id)
+        self._record_audits(tables, site_id, alerts_bus)
         for handler in HANDLERS:
             acknowledge(
                 self.functions[handler].function,
@@ -273,9 +274,10 @@ class ApiFunctions(Construct):
         )
         self._dead_letters(function)
 
-    def _record_audits(self, tables: ApiTables, site_id: str) -> None:
+    def _record_audits(self, tables: ApiTables, site_id: str, bus: events.IEventBus) -> None:
         function = self.functions["command_audit"].function
         tables.grant(function, tables.commands, "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
+        bus.grant_put_events_to(function)  # the results the answers settle (source dmc.commands)
         rule_role = iam.Role(self, "AuditRuleRole", assumed_by=iam.ServicePrincipal("iot.amazonaws.com"))
         self.failures.grant_send_messages(rule_role)
         self.audit_rule = iot.CfnTopicRule(

@@ -45,6 +45,7 @@ def environment(**overrides: str) -> dict[str, str]:
         "CONFORMED_DATABASE": CONFORMED_DATABASE,
         "CURATED_DATABASE": CURATED_DATABASE,
         "ATHENA_WORKGROUP": WORKGROUP,
+        "EVENT_BUS": "plantA-site-bus",
         "COMMAND_ALLOW_LIST": json.dumps([{"path": f"{LINE_PATH}/cell1/speed_sp", "min": 0, "max": 120}]),
         "GATEWAYS": json.dumps([GATEWAY]),
         "LINES": json.dumps([f"{AREA}/{LINE}"]),

@@ -1,4 +1,4 @@
-"""The command routes' world: plantA's settings, moto tables and IoT data plane, and a real gateway.
+"""The command routes' world: plantA's settings, moto tables, IoT data plane and site bus, and a real gateway.
 
 The allow-list and the gateways come from ``tenants/plantA.yaml``, the file both the API's
 ``COMMAND_ALLOW_LIST`` and the gateways' command-handler configuration are made from. Events are A1's
@@ -47,12 +47,14 @@ GATEWAY, OTHER_GATEWAY = SITE.edge.gateways[0], SITE.edge.gateways[1]
 TEMPERATURE = next(point for point in SETPOINTS if point.path.endswith("/temperature_setpoint"))
 SPEED = next(point for point in SETPOINTS if point.path.endswith("/speed_setpoint"))
 REGION = "eu-central-1"
+EVENT_BUS = "plantA-site-bus"
 ENVIRONMENT = {
     "SITE_ID": SITE.id,
     "LATEST_TABLE": LATEST_TABLE,
     "COMMANDS_TABLE": COMMANDS_TABLE,
     "COMMAND_ALLOW_LIST": json.dumps([{"path": point.path, "min": point.min, "max": point.max} for point in SETPOINTS]),
     "GATEWAYS": json.dumps(SITE.edge.gateways),
+    "EVENT_BUS": EVENT_BUS,
 }
 _KEYS = {COMMANDS_TABLE: "command_id", LATEST_TABLE: "path"}
 
@@ -100,6 +102,19 @@ class CommandAws:
     """moto's DynamoDB and IoT data plane, as the command functions see them."""
 
     dynamodb: Any
+    sqs: Any
+    bus_queue: str  # every event of the site's bus, through a rule that matches them all
+
+    def bus_events(self) -> list[dict[str, Any]]:
+        """The events put on the site's bus since the last reset, as EventBridge delivers them."""
+        found = []
+        while messages := self.sqs.receive_message(QueueUrl=self.bus_queue, MaxNumberOfMessages=10).get("Messages"):
+            found += [json.loads(message["Body"]) for message in messages]
+            self.sqs.delete_message_batch(
+                QueueUrl=self.bus_queue,
+                Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)],
+            )
+        return found
 
     def published(self) -> list[tuple[str, dict[str, Any]]]:
         """Every message published to IoT Core so far: (topic, payload)."""
@@ -133,6 +148,7 @@ class CommandAws:
             for item in scanned["Items"]:
                 self.dynamodb.delete_item(TableName=table, Key=item)
         iotdata_backends[DEFAULT_ACCOUNT_ID][REGION].published_payloads.clear()
+        self.bus_events()  # drained (SQS purges at most once a minute)
 
 
 @contextmanager
@@ -146,8 +162,17 @@ def command_aws() -> Iterator[CommandAws]:
         entry.settings.cache_clear()
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         create_tables(dynamodb)
+        sqs = boto3.client("sqs", region_name=REGION)
+        queue = sqs.create_queue(QueueName="bus-events")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        bus_events = boto3.client("events", region_name=REGION)
+        bus_events.create_event_bus(Name=EVENT_BUS)
+        bus_events.put_rule(
+            Name="everything", EventBusName=EVENT_BUS, EventPattern=json.dumps({"source": [{"prefix": ""}]})
+        )
+        bus_events.put_targets(Rule="everything", EventBusName=EVENT_BUS, Targets=[{"Id": "queue", "Arn": queue_arn}])
         try:
-            yield CommandAws(dynamodb=dynamodb)
+            yield CommandAws(dynamodb=dynamodb, sqs=sqs, bus_queue=queue)
         finally:
             entry.aws_client.cache_clear()
             entry.settings.cache_clear()

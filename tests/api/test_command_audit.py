@@ -105,6 +105,22 @@ def test_the_gateways_answer_settles_the_command(aws: CommandAws, plc: Plc, tmp_
     assert (gateway["receivedAt"], gateway["completedAt"]) == (answer["received_at"], answer["completed_at"])
     assert gateway["reason"] == "written and verified by read-back"
     assert "laterAnswers" not in view
+    (event,) = aws.bus_events()
+    assert (event["source"], event["detail-type"]) == ("dmc.commands", "Command Result")
+    assert event["detail"] == {
+        "site": SITE.id,
+        "gateway": GATEWAY,
+        "command_id": command_id,
+        "audit_id": answer["audit_id"],
+        "path": TEMPERATURE.path,
+        "requested_value": 6.5,
+        "old_value": 3.0,
+        "new_value": 6.5,
+        "result": "applied",
+        "completed_at": answer["completed_at"],
+        "unsolicited": False,
+    }  # who asked stays in the audit trail, off the bus
+    assert "alice" not in json.dumps(event)
 
 
 @pytest.mark.network
@@ -119,7 +135,9 @@ def test_a_redelivered_command_is_answered_duplicate_and_kept_after_the_first_an
     # The rule may invoke out of order: the duplicate first, then the answer that settles.
     assert keep(duplicate) == "appended"
     assert aws.record(command_id)["state"] == "sent"
+    assert aws.bus_events() == []  # a duplicate settles nothing
     assert keep(first) == "settled"
+    assert [event["detail"]["audit_id"] for event in aws.bus_events()] == [first["audit_id"]]
     view = shown(command_id)
     assert (view["state"], view["gatewayAnswer"]["auditId"]) == ("applied", first["audit_id"])
     assert [answer["auditId"] for answer in view["laterAnswers"]] == [duplicate["audit_id"]]
@@ -134,6 +152,7 @@ def test_an_answer_delivered_twice_changes_nothing(aws: CommandAws, plc: Plc, tm
 
     assert keep(answer) == "repeated"
     assert aws.record(command_id) == before
+    assert len(aws.bus_events()) == 1  # the first delivery's
 
 
 @pytest.mark.network
@@ -166,6 +185,8 @@ def test_an_answer_for_a_command_the_api_never_sent_is_kept_as_unsolicited(
     assert (view["unsolicited"], view["state"], view["value"]) == (True, "applied", 5.5)
     assert "requestedBy" not in view
     assert view["gatewayAnswer"]["requestedBy"] == "someone"
+    (event,) = aws.bus_events()
+    assert (event["detail"]["command_id"], event["detail"]["unsolicited"]) == ("console-1", True)
     logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(line["level"], line["outcome"]) for line in logged if line["message"] == "command answer"] == [
         ("WARNING", "unsolicited")
@@ -262,6 +283,43 @@ def test_a_table_failure_raises_so_lambda_retries(
     finally:
         entry.settings.cache_clear()
     assert aws.record(command_id)["state"] == "sent"
+
+
+@pytest.mark.network
+def test_a_failed_put_keeps_the_recorded_result_and_raises_so_the_retry_publishes_it(
+    aws: CommandAws, plc: Plc, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    command_id, payload = send(aws, command(6.0))
+    (answer,) = gateway_answers(plc, tmp_path / "ledger.jsonl", [payload])
+    capsys.readouterr()
+    monkeypatch.setenv("EVENT_BUS", "no-such-bus")
+    entry.settings.cache_clear()
+    try:
+        with pytest.raises(command_audit.ResultNotPublished, match=f"^command {command_id}'s result is recorded"):
+            entry.command_audit(answer, CONTEXT)
+    finally:
+        monkeypatch.undo()
+        entry.settings.cache_clear()
+    recorded = aws.record(command_id)
+    assert (recorded["state"], recorded["audit"]["audit_id"]) == ("applied", answer["audit_id"])
+    assert "result_published_at" not in recorded
+    assert aws.bus_events() == []
+    (line,) = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert (line["message"], line["level"], line["outcome"], line["command_id"]) == (
+        "command result not published",
+        "ERROR",
+        "settled",
+        command_id,
+    )
+
+    retried = entry.command_audit(answer, CONTEXT)  # Lambda's retry of the same invoke
+
+    assert (retried["outcome"], retried["published"]) == ("repeated", True)
+    assert [event["detail"]["audit_id"] for event in aws.bus_events()] == [answer["audit_id"]]
+    after = aws.record(command_id)
+    assert {key: value for key, value in after.items() if key != "result_published_at"} == recorded
+    assert keep(answer) == "repeated"  # a later redelivery publishes nothing more
+    assert aws.bus_events() == []
 
 
 def test_an_answer_before_the_publish_is_confirmed_stands(aws: CommandAws) -> None:

@@ -164,6 +164,7 @@ def test_each_function_gets_exactly_the_variables_its_handler_reads(default: Bui
         "CONFORMED_DATABASE": "planta_conformed",
         "CURATED_DATABASE": "planta_curated",
         "ATHENA_WORKGROUP": "plantA-api",
+        "EVENT_BUS": default.resolve(default.bus.event_bus_name),
         "COMMAND_ALLOW_LIST": json.dumps([{"path": RANGES[0].path, "min": 2, "max": 8}]),
         "GATEWAYS": '["plantA-gw-01", "plantA-gw-02"]',
         "LINES": '["filling/line1"]',
@@ -257,6 +258,21 @@ def test_commands_may_publish_only_to_the_sites_gateways_command_topics(default:
         if handler != "commands"
         for statement in default.statements(handler)
     )
+
+
+def test_only_command_audit_may_put_events_and_only_on_the_sites_bus(default: Built) -> None:
+    put_events = {
+        handler: [statement for statement in default.statements(handler) if "events:PutEvents" in statement["Action"]]
+        for handler in VARIABLES
+    }
+    assert put_events == {
+        handler: (
+            [{"Action": "events:PutEvents", "Effect": "Allow", "Resource": default.resolve(default.bus.event_bus_arn)}]
+            if handler == "command_audit"
+            else []
+        )
+        for handler in VARIABLES
+    }
 
 
 def test_a_site_without_an_allow_list_may_publish_nothing() -> None:

@@ -86,6 +86,11 @@ def test_each_api_function_is_handed_the_resources_it_calls(synthesized: Synthes
         "CURATED_DATABASE": (settings.curated_database, f"{synthesized.site.id.lower()}_curated"),
         "ATHENA_WORKGROUP": (settings.athena_workgroup, workgroup["Name"]),
     }
+    if "EVENT_BUS" in VARIABLES[handler]:
+        # A Ref is a bus's name, what PutEvents takes: the bus the stream alerts are put on, the site's one.
+        alert_bus = environment(synthesized, "alert_handler.handler.handler")["ALERT_BUS_NAME"]
+        assert synthesized.points_at(settings.event_bus) == ("AWS::Events::EventBus", "Ref")
+        handed["EVENT_BUS"] = (settings.event_bus, alert_bus)
     used = {name: pair for name, pair in handed.items() if name in VARIABLES[handler]}
     assert {name: given for name, (given, _) in used.items()} == {name: wanted for name, (_, wanted) in used.items()}
     for name in ("CONFORMED_DATABASE", "CURATED_DATABASE"):

@@ -17,6 +17,10 @@ redelivered command) is appended to ``later_answers``, never over the first; a r
 (same ``audit_id``) changes nothing. An answer for a command the API never recorded is kept as an
 item of its own with ``unsolicited`` set, so a write that bypassed the API shows up in the trail.
 
+Once the answer that settled a command is on the site's event bus (``command_audit.publish_result``),
+``result_published_at`` says when; a retry after a failed publish finds the answer recorded and the
+attribute missing, and publishes it then (``unpublished_result``).
+
 Items are plain JSON-like dicts here; ``to_attributes`` / ``from_attributes`` convert them to and
 from DynamoDB's typed attributes (the client is passed in: boto3's low-level ``dynamodb``).
 """
@@ -175,6 +179,22 @@ class CommandStore:
         if existing["gateway"] != gateway:
             return WRONG_GATEWAY
         return REPEATED
+
+    def unpublished_result(self, command_id: str, audit_id: str) -> dict[str, Any] | None:
+        """The command, when the answer ``audit_id`` settled it and its result is not yet on the bus; else None."""
+        item = self.get(command_id)
+        if item is None or "result_published_at" in item or (item.get("audit") or {}).get("audit_id") != audit_id:
+            return None
+        return item
+
+    def mark_result_published(self, command_id: str, audit_id: str, *, now: str) -> bool:
+        """The settling answer ``audit_id`` is on the bus; False when it was marked already (nothing written)."""
+        return self._update(
+            command_id,
+            "SET result_published_at = :now",
+            "audit.audit_id = :audit_id AND attribute_not_exists(result_published_at)",
+            {":now": {"S": now}, ":audit_id": {"S": audit_id}},
+        )
 
     def _unsolicited(self, answer: Mapping[str, Any], *, gateway: str, now: str) -> str:
         settling = answer["result"] in SETTLING_RESULTS

@@ -30,7 +30,7 @@ from . import catalog as catalog_routes
 from . import commands as command_routes
 from . import values as value_routes
 from .alert_recorder import BadAlertEvent, record
-from .command_audit import keep_answer, log_level
+from .command_audit import ResultNotPublished, keep_answer, log_level
 from .command_store import CommandStore
 from .latest_consumer import consume
 from .logs import log
@@ -133,11 +133,19 @@ def alert_recorder(event: dict[str, Any], context: Any) -> None:
 
 
 def command_audit(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """One gateway answer (the topic rule's record) -> its command's record. An answer that cannot be kept
-    is logged as an error and dropped (a retry cannot mend it; the raw zone has the record); a DynamoDB
-    failure raises, so Lambda's retries of the rule's asynchronous invoke deliver the answer again."""
+    """One gateway answer (the topic rule's record) -> its command's record, and the result it settles onto
+    the site's bus. An answer that cannot be kept is logged as an error and dropped (a retry cannot mend it;
+    the raw zone has the record); a DynamoDB or EventBridge failure raises, so Lambda's retries of the
+    rule's asynchronous invoke deliver the answer again (a recorded one is only published then)."""
     found = settings("command_audit")
     store = CommandStore(aws_client("dynamodb"), found.commands_table)
-    outcome = keep_answer(event, settings=found, store=store, now=utc_timestamp(time.time()))
-    log("command answer", request_id=getattr(context, "aws_request_id", ""), level=log_level(outcome), **outcome)
+    request_id = getattr(context, "aws_request_id", "")
+    try:
+        outcome = keep_answer(
+            event, settings=found, store=store, events=aws_client("events"), now=utc_timestamp(time.time())
+        )
+    except ResultNotPublished as error:
+        log("command result not published", request_id=request_id, level="ERROR", **error.outcome, problem=str(error))
+        raise
+    log("command answer", request_id=request_id, level=log_level(outcome), **outcome)
     return outcome

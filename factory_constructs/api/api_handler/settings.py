@@ -41,7 +41,7 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "alerts": ("SITE_ID", "ALERTS_TABLE", "MAX_RANGE_DAYS", "PAGE_LIMIT_MAX"),
     "latest_consumer": ("SITE_ID", "LATEST_TABLE"),
     "alert_recorder": ("SITE_ID", "ALERTS_TABLE"),
-    "command_audit": ("SITE_ID", "COMMANDS_TABLE", "GATEWAYS"),
+    "command_audit": ("SITE_ID", "COMMANDS_TABLE", "GATEWAYS", "EVENT_BUS"),
 }
 
 
@@ -67,6 +67,7 @@ class Settings:
     conformed_database: str = ""
     curated_database: str = ""
     athena_workgroup: str = ""
+    event_bus: str = ""
     command_allow_list: tuple[AllowedCommand, ...] = ()
     gateways: tuple[str, ...] = ()
     lines: tuple[str, ...] = ()
@@ -83,6 +84,7 @@ _NAMES = {  # variable -> Settings field, for the plain strings
     "CONFORMED_DATABASE": "conformed_database",
     "CURATED_DATABASE": "curated_database",
     "ATHENA_WORKGROUP": "athena_workgroup",
+    "EVENT_BUS": "event_bus",
 }
 
 
