@@ -210,6 +210,7 @@ class ModelRelease(Construct):
             in_regulatory_packs("S3BucketReplicationEnabled"),
             "The model artifacts stay in the site's home region for residency and can be rebuilt from the model "
             "registry; durability comes from S3's multi-AZ storage, versioning and RETAIN.",
+            backed_by=("GxP::GxP-S3Versioned",),
         )
         return bucket
 
