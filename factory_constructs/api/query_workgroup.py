@@ -12,6 +12,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from factory_constructs.site_bucket import deny_non_kms_writes, deny_other_accounts, site_bucket
 from policies.acknowledge import acknowledge, in_regulatory_packs
 
 ENGINE_VERSION = "Athena engine version 3"  # the engine that reads Iceberg tables
@@ -61,18 +62,12 @@ class QueryWorkgroup(Construct):
             raise ValueError(f"QueryWorkgroup {construct_id}: " + "; ".join(problems))
         stack = Stack.of(self)
         self.name = name
-        self.results = s3.Bucket(
+        self.results = site_bucket(
             self,
             "Results",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=access_logs,
-            server_access_logs_prefix="athena-results/",
+            key=key,
+            access_logs=access_logs,
+            access_log_prefix="athena-results/",
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="ExpireResults",
@@ -83,29 +78,8 @@ class QueryWorkgroup(Construct):
             ],
             removal_policy=removal_policy,
         )
-        self.results.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="DenyNonKmsWrites",
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=["s3:PutObject"],
-                resources=[self.results.arn_for_objects("*")],
-                conditions={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}},
-            )
-        )
-        self.results.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="DenyOtherAccounts",
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=["s3:*"],
-                resources=[self.results.bucket_arn, self.results.arn_for_objects("*")],
-                conditions={
-                    "StringNotEquals": {"aws:PrincipalAccount": stack.account},
-                    "BoolIfExists": {"aws:PrincipalIsAWSService": "false"},
-                },
-            )
-        )
+        deny_non_kms_writes(self.results)
+        deny_other_accounts(self.results)
         acknowledge(
             cast(s3.CfnBucket, self.results.node.default_child),
             in_regulatory_packs("S3BucketReplicationEnabled"),

@@ -15,6 +15,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from factory_constructs.grant_findings import acknowledge_grant_policy
+from factory_constructs.site_bucket import deny_other_accounts, site_bucket
 from policies import tag_keys
 from policies.acknowledge import acknowledge, in_regulatory_packs
 
@@ -94,22 +95,13 @@ class AuditTrail(Construct):
         stack = Stack.of(self)
         self.name = name
         self.data_event_buckets = tuple(data_event_buckets)
-        self.bucket = s3.Bucket(
+        self.bucket = site_bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=access_logs,
-            server_access_logs_prefix=ACCESS_LOG_PREFIX,
-            object_lock_enabled=lock_days is not None,
-            object_lock_default_retention=(
-                s3.ObjectLockRetention.compliance(Duration.days(lock_days)) if lock_days is not None else None
-            ),
+            key=key,
+            access_logs=access_logs,
+            access_log_prefix=ACCESS_LOG_PREFIX,
+            object_lock_days=lock_days,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="TrailRetention",
@@ -123,19 +115,7 @@ class AuditTrail(Construct):
             removal_policy=removal_policy,
         )
         Tags.of(self.bucket).add(tag_keys.RECORD, tag_keys.AUDIT_RECORD)
-        self.bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="DenyOtherAccounts",
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=["s3:*"],
-                resources=[self.bucket.bucket_arn, self.bucket.arn_for_objects("*")],
-                conditions={
-                    "StringNotEquals": {"aws:PrincipalAccount": stack.account},
-                    "BoolIfExists": {"aws:PrincipalIsAWSService": "false"},
-                },
-            )
-        )
+        deny_other_accounts(self.bucket)
         trail_arn = stack.format_arn(service="cloudtrail", resource="trail", resource_name=name)
         self._admit_cloudtrail(key, trail_arn)
         self.log_group = logs.LogGroup(

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import cast
 
-from aws_cdk import Annotations, Duration, RemovalPolicy, Stack, Tags, Token
-from aws_cdk import aws_iam as iam
+from aws_cdk import Annotations, Duration, RemovalPolicy, Tags, Token
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from factory_constructs.site_bucket import deny_non_kms_writes, deny_other_accounts, site_bucket
 from policies import tag_keys
 from policies.acknowledge import acknowledge, in_regulatory_packs
 
@@ -84,25 +84,13 @@ class LakeBucket(Construct):
                 f"the {zone} zone bucket is deleted with its stack (removal_policy DESTROY); its data is lost",
             )
         self.zone = zone
-        lock = object_lock_days is not None
-        self.bucket = s3.Bucket(
+        self.bucket = site_bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=access_logs,
-            server_access_logs_prefix=f"{zone}/",
-            object_lock_enabled=lock,
-            object_lock_default_retention=(
-                s3.ObjectLockRetention.compliance(Duration.days(object_lock_days))
-                if object_lock_days is not None
-                else None
-            ),
+            key=key,
+            access_logs=access_logs,
+            access_log_prefix=f"{zone}/",
+            object_lock_days=object_lock_days,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="ZoneRetention",
@@ -122,33 +110,8 @@ class LakeBucket(Construct):
             removal_policy=removal_policy,
         )
         Tags.of(self.bucket).add(tag_keys.ZONE, zone)
-        account = Stack.of(self).account
-        # Writers must not pick another encryption than the site key's KMS.
-        self.bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="DenyNonKmsWrites",
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=["s3:PutObject"],
-                resources=[self.bucket.arn_for_objects("*")],
-                conditions={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}},
-            )
-        )
-        # Plant data stays in the site's account: any other principal is refused,
-        # AWS services acting for this account (e.g. Firehose, Glue) excepted.
-        self.bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="DenyOtherAccounts",
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=["s3:*"],
-                resources=[self.bucket.bucket_arn, self.bucket.arn_for_objects("*")],
-                conditions={
-                    "StringNotEquals": {"aws:PrincipalAccount": account},
-                    "BoolIfExists": {"aws:PrincipalIsAWSService": "false"},
-                },
-            )
-        )
+        deny_non_kms_writes(self.bucket)
+        deny_other_accounts(self.bucket)
         acknowledge(
             cast(s3.CfnBucket, self.bucket.node.default_child),
             in_regulatory_packs("S3BucketReplicationEnabled"),

@@ -28,6 +28,7 @@ from factory_constructs.edge.edge_deployment import PIPELINE
 from factory_constructs.grant_findings import resource_wildcard
 from factory_constructs.ml.release_handler.component import ARTIFACTS_PREFIX
 from factory_constructs.ml.release_handler.records import RECORDS_PREFIX
+from factory_constructs.site_bucket import deny_non_kms_writes, site_bucket
 from factory_constructs.site_function import FunctionPlacement, SiteFunction
 from ml.model_card import COMPONENT_PREFIX
 from policies.acknowledge import acknowledge, in_regulatory_packs
@@ -177,34 +178,18 @@ class ModelRelease(Construct):
         )
 
     def _artifacts_bucket(self, key: kms.IKey, access_logs: s3.IBucket, removal_policy: RemovalPolicy) -> s3.Bucket:
-        bucket = s3.Bucket(
+        bucket = site_bucket(
             self,
             "Artifacts",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=access_logs,
-            server_access_logs_prefix="model-artifacts/",
+            key=key,
+            access_logs=access_logs,
+            access_log_prefix="model-artifacts/",
             lifecycle_rules=[
                 s3.LifecycleRule(id="AbortUploads", abort_incomplete_multipart_upload_after=Duration.days(7))
             ],
             removal_policy=removal_policy,
         )
-        # Writers must not pick another encryption than the site key's KMS.
-        bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="DenyNonKmsWrites",
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=["s3:PutObject"],
-                resources=[bucket.arn_for_objects("*")],
-                conditions={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}},
-            )
-        )
+        deny_non_kms_writes(bucket)
         acknowledge(
             cast(s3.CfnBucket, bucket.node.default_child),
             in_regulatory_packs("S3BucketReplicationEnabled"),
