@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from policies.documents import policy_documents
 from site_model import Site, load_sites
 
 SHARED_ACCOUNT = "${account}"
@@ -222,7 +223,7 @@ class _ResourceCheck:
             for other in self.others:
                 if other.lower() in _segments(text):
                     self.breach(f"names site {other} in {text!r}; fix: reach only this site's resources")
-        for document in _documents(properties):
+        for document in policy_documents(properties):
             for statement in _as_list(document.get("Statement")):
                 if statement.get("Effect") == "Allow":
                     self.statement(statement)
@@ -416,23 +417,6 @@ def _segments(text: str) -> list[str]:
 def _account_condition(condition: Mapping[str, Any]) -> bool:
     keys = {key.lower() for operator in condition.values() if isinstance(operator, Mapping) for key in operator}
     return bool(keys & {"aws:sourceaccount", "aws:principalaccount", "aws:sourceowner", "aws:sourcearn"})
-
-
-def _documents(node: Any) -> Iterator[Mapping[str, Any]]:
-    """Every policy document under ``node``, including documents held as JSON text."""
-    if isinstance(node, Mapping):
-        if isinstance(node.get("Statement"), list):
-            yield node
-        for value in node.values():
-            yield from _documents(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _documents(value)
-    elif isinstance(node, str) and '"Statement"' in node:
-        try:
-            yield from _documents(json.loads(node))
-        except ValueError:
-            return
 
 
 def _literals(node: Any) -> Iterator[str]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from aws_cdk import CfnResource, Stack, Token
@@ -22,6 +21,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
 from cdk_nag import NagRuleCompliance
 
+from policies.documents import policy_documents
 from policies.rules import Rule, resolved
 
 OWN = "${own-account}"
@@ -83,23 +83,6 @@ def _tied_to_own_account(condition: Any, account: str | None) -> bool:
     return False
 
 
-def _documents(node: Any) -> Iterator[dict[str, Any]]:
-    """Every policy document under ``node``, including documents held as JSON text."""
-    if isinstance(node, dict):
-        if isinstance(node.get("Statement"), list):
-            yield node
-        for value in node.values():
-            yield from _documents(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _documents(value)
-    elif isinstance(node, str) and '"Statement"' in node:
-        try:
-            yield from _documents(json.loads(node))
-        except ValueError:
-            return
-
-
 def _statement_foreign(statement: dict[str, Any], account: str | None) -> bool:
     if statement.get("Effect") != "Allow":
         return False
@@ -150,7 +133,7 @@ def _evaluate(node: CfnResource) -> NagRuleCompliance:
         )
         foreign = any(
             _statement_foreign(statement, account)
-            for document in _documents(policy)
+            for document in policy_documents(policy)
             for statement in document["Statement"]
             if isinstance(statement, dict)
         )
