@@ -15,7 +15,7 @@ ICEBERG_JAR := .spark-jars/iceberg-spark-runtime-3.5_2.12-1.10.0.jar
 # checkov (make scan) pins boto3 1.35, networkx 2.6 and packaging 23 (ours: 1.44, 3.6, 26): its own virtual environment.
 SCAN_VENV := .venv-scan
 
-.PHONY: setup synth evidence test check lint typecheck diagram plan scan schema edge-run \
+.PHONY: setup synth evidence test lint typecheck diagram plan scan schema edge-run \
         bench-synth bench-edge bench-etl bench-ingest bench-api clean
 
 setup: $(VENV)/.installed $(SCAN_VENV)/.installed node_modules/.installed .system-packages $(ICEBERG_JAR) ## venvs, CDK CLI, Debian packages, Iceberg jar
@@ -49,12 +49,11 @@ synth: setup ## synthesize SITE (default plantA) in REGION (default: its home), 
 evidence: setup ## make synth, plus the traceability matrix (CSV, HTML) and a change record of SITE
 	$(PY) -m tooling.synth --site $(SITE) $(if $(REGION),--region $(REGION)) --evidence $(if $(RECORDS),--records $(RECORDS))
 
+# The README's test command and CI's: the static checks first (seconds), then every test.
 # pytest exits 5 when it collected nothing: that must fail, not pass.
-test: setup ## every test
+test: lint typecheck ## ruff lint and format check, mypy, every test
 	$(PY) -m pytest -q; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$status
-
-check: lint typecheck test ## ruff, mypy and every test
 
 lint: setup
 	$(PY) -m ruff check .
