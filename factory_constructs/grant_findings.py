@@ -8,10 +8,11 @@ least-privilege statements scoped to the named resources, but use action groups
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import cast
+from typing import Any, cast
 
-from aws_cdk import CfnResource, Stack, Token
+from aws_cdk import CfnResource, Names, Stack, Token
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
 
 from policies.acknowledge import acknowledge, in_regulatory_packs
@@ -32,6 +33,40 @@ def resource_wildcard(resource: IConstruct, suffix: str) -> str:
     """The IAM5 finding id of ``<resource's ARN><suffix>``, e.g. suffix "/*" for a bucket's objects."""
     cfn = cast(CfnResource, resource.node.default_child)
     return f"AwsSolutions::AwsSolutions-IAM5[Resource::<{Stack.of(cfn).get_logical_id(cfn)}.Arn>{suffix}]"
+
+
+def arn_wildcard(stack: Stack, arn: str) -> str:
+    """The IAM5 finding id of ``arn`` as cdk-nag prints it: intrinsics flattened to ``<AWS::Partition>`` and
+    ``<LogicalId.Attribute>``."""
+    resolved: Any = stack.resolve(arn)
+    parts = resolved["Fn::Join"][1] if isinstance(resolved, dict) and "Fn::Join" in resolved else [resolved]
+    text = ""
+    for part in parts:
+        if isinstance(part, str):
+            text += part
+        elif "Ref" in part:
+            text += f"<{part['Ref']}>"
+        else:
+            text += f"<{'.'.join(part['Fn::GetAtt'])}>"
+    return f"AwsSolutions::AwsSolutions-IAM5[Resource::{text}]"
+
+
+def bucket_wildcard(consumer: IConstruct, bucket: s3.IBucket, suffix: str) -> str:
+    """The IAM5 finding id of ``<bucket ARN><suffix>`` in ``consumer``'s stack. From a sibling nested stack of
+    the site (the lake is in the data stack) the ARN arrives as a parameter that CDK names after the producing
+    stack's output; in the same stack it is the bucket's own attribute; an imported bucket's ARN is literal."""
+    cfn = cast("s3.CfnBucket | None", bucket.node.default_child)
+    consuming = Stack.of(consumer)
+    if cfn is None:
+        return arn_wildcard(consuming, f"{bucket.bucket_arn}{suffix}")
+    producer = Stack.of(cfn)
+    attribute = f"{producer.get_logical_id(cfn)}.Arn"
+    if producer is not consuming:
+        attribute = f"referenceto{Names.node_unique_id(cfn.node)}Arn"
+        if producer.nested_stack_resource is not None and producer.nested_stack_parent is consuming.nested_stack_parent:
+            nested = Names.node_unique_id(producer.nested_stack_resource.node)
+            attribute = f"referenceto{nested}Outputs{Names.node_unique_id(cfn.node)}Arn"
+    return f"AwsSolutions::AwsSolutions-IAM5[Resource::<{attribute}>{suffix}]"
 
 
 def asset_objects(stack: Stack, reader: str) -> tuple[str, str]:

@@ -233,7 +233,7 @@ class _ResourceCheck:
         elif kind == "AWS::Events::Rule":
             for target in properties.get("Targets", []):
                 self.own(target.get("Arn"), "event rule target")
-        elif kind == "AWS::GreengrassV2::Deployment":
+        elif kind in ("AWS::GreengrassV2::Deployment", "Custom::GreengrassDeployment"):
             self.own(properties.get("TargetArn"), "deployment target")
         elif kind == "AWS::Lambda::Permission" and "SourceArn" in properties:
             self.own(properties["SourceArn"], "invoking source")

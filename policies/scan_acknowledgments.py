@@ -60,6 +60,13 @@ ACKNOWLEDGED: tuple[ScanAcknowledgment, ...] = (
     ),
     ScanAcknowledgment(
         "CKV_AWS_116",
+        re.compile(r"AWS::Lambda::Function\.ComponentsDeploymentHandlerFunction[0-9A-F]{8}"),
+        "Only CloudFormation invokes the edge deployment handler, and the handler answers every failure to "
+        "CloudFormation, which fails the stack operation: a dead-letter queue would never receive anything "
+        "(EdgeDeployment).",
+    ),
+    ScanAcknowledgment(
+        "CKV_AWS_116",
         re.compile(r"AWS::Lambda::Function\.StreamAlertsHandlerFunction[0-9A-F]{8}"),
         "A Kinesis event source mapping drives the function, not an asynchronous invoke; failed batches go to "
         "the mapping's SQS on-failure destination (StreamAlerts).",

@@ -175,6 +175,11 @@ class Edge(Strict):
     tag_map_path: str = Field(
         "/greengrass/v2/dmc/tag-map.yaml", pattern=r"^/", description="Where each gateway keeps its tag map file."
     )
+    greengrass_root: str = Field(
+        "/greengrass/v2",
+        pattern=r"^/",
+        description="The gateways' Greengrass root folder (the nucleus's --root); models are installed under it.",
+    )
     commands: Commands | None = Field(None, description="Setpoint writes; required with the command-handler.")
 
     @field_validator("canonical_units")

@@ -24,10 +24,10 @@ from site_model.sizing import (
 )
 
 # Interface endpoints that features.ml_workspace adds in every availability zone (SageMaker API, runtime
-# and Studio, ECR api and dkr, Greengrass for the model release, S3: factory_constructs/foundation/network.py
-# ML_INTERFACE_ENDPOINTS and ML_S3_INTERFACE_ENDPOINT; a test keeps the two in step). STS, Logs and KMS are
-# there for every site.
-ML_ENDPOINTS_PER_ZONE = 7
+# and Studio, ECR api and dkr, S3: factory_constructs/foundation/network.py
+# ML_INTERFACE_ENDPOINTS and ML_S3_INTERFACE_ENDPOINT; a test keeps the two in step). STS, Logs, KMS
+# (and Greengrass) are there for every site.
+ML_ENDPOINTS_PER_ZONE = 6
 # Sessions an analyst opens a month: one per working day. Each ends at most idle_shutdown_minutes plus one
 # check after its last activity (factory_constructs/ml/idle_shutdown: CHECK_INTERVAL_S).
 SESSIONS_PER_MONTH = 21

@@ -9,10 +9,13 @@ from factory_constructs.edge.edge_deployment import CommandWrites, EdgeDeploymen
 from site_model import Site
 from site_model.model import Commands
 from stacks.data_stack import DataStack
+from stacks.foundation_stack import FoundationStack, removal_policy
 
 
 class EdgeStack(NestedStack):
-    def __init__(self, scope: Construct, construct_id: str, *, site: Site, data: DataStack) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, site: Site, foundation: FoundationStack, data: DataStack
+    ) -> None:
         super().__init__(scope, construct_id, description=f"{site.display_name}: Greengrass edge components")
         edge = site.edge
         self.deployment = EdgeDeployment(
@@ -26,7 +29,13 @@ class EdgeStack(NestedStack):
             transport=edge.transport,
             canonical_units=edge.canonical_units,
             tag_map_path=edge.tag_map_path,
+            gateways=edge.gateways,
+            greengrass_root=edge.greengrass_root,
+            placement=foundation.network.function_placement,
+            key=foundation.keys.data,
+            logs_key=foundation.keys.logs,
             commands=command_writes(edge.commands) if edge.commands else None,
+            removal_policy=removal_policy(site),
         )
 
 

@@ -44,6 +44,7 @@ class MlStack(NestedStack):
             model_data_prefix=workspace.model_data_prefix,
             thing_group=data.iot.thing_group,
             gateways=site.edge.gateways,
+            greengrass_root=site.edge.greengrass_root,
             token_exchange_role=data.iot.token_exchange_role,
             bus=data.alerts.bus,
             placement=network.function_placement,

@@ -31,7 +31,7 @@ class SiteStack(Stack):
             Tags.of(self).add(key, value)
         self.foundation = FoundationStack(self, "Foundation", site=site, region=region)
         self.data = DataStack(self, "Data", site=site, foundation=self.foundation)
-        self.edge = EdgeStack(self, "Edge", site=site, data=self.data)
+        self.edge = EdgeStack(self, "Edge", site=site, foundation=self.foundation, data=self.data)
         self.integration = (
             IntegrationStack(self, "Integration", site=site, foundation=self.foundation, data=self.data)
             if site.features.integration_api

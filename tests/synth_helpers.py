@@ -40,3 +40,20 @@ def nested_template(stack: Stack, child_id: str) -> Template:
     nested = stack.node.find_child(child_id)
     assert isinstance(nested, NestedStack)
     return Template.from_stack(nested)
+
+
+def rendered(value: Any) -> Any:
+    """``value`` of a template with each ``Ref`` written ``<Id>`` and each ``Fn::GetAtt`` ``<Id.Attribute>``, and
+    each ``Fn::Join`` joined: what a JSON text built with ``stack.to_json_string`` reads like, to parse it."""
+    if isinstance(value, list):
+        return [rendered(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Ref"}:
+        return f"<{value['Ref']}>"
+    if set(value) == {"Fn::GetAtt"}:
+        return f"<{'.'.join(value['Fn::GetAtt'])}>"
+    if set(value) == {"Fn::Join"}:
+        separator, parts = value["Fn::Join"]
+        return separator.join(str(rendered(part)) for part in parts)
+    return {key: rendered(item) for key, item in value.items()}

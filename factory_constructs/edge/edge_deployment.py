@@ -2,6 +2,12 @@
 
 The runtime lives in the top-level ``edge/`` folder (it ships to gateways on its own);
 ``edge.greengrass.build_artifacts`` zips it deterministically and versions it by content.
+
+The deployment is a custom resource (``deployment_handler``), not an ``AWS::GreengrassV2::Deployment``:
+the thing group's one deployment also runs the models the model release adds, and CloudFormation's
+resource would replace it with the stack's components alone at the next ``cdk deploy``, uninstalling
+them from every gateway. The handler revises the deployment with the stack's components and keeps
+the models (``ml.edge_models``).
 """
 
 from __future__ import annotations
@@ -10,21 +16,29 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from aws_cdk import Stack, Token
+from aws_cdk import CustomResource, RemovalPolicy, Stack, Token
 from aws_cdk import aws_greengrassv2 as greengrass
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
 from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3_assets as assets
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from edge.greengrass.build_artifacts import COMPONENTS, ComponentBuild, build, recipe_with_artifact_uri
+from factory_constructs.edge.deployment_permissions import deployment_findings, deployment_statements
 from factory_constructs.grant_findings import acknowledge_grant_policy, asset_objects
+from factory_constructs.site_function import FunctionPlacement, SiteFunction
+from policies.acknowledge import acknowledge
 
 PIPELINE = COMPONENTS["tag-pipeline"]
 COMMANDS = COMPONENTS["command-handler"]
+DEPLOYMENT_HANDLER = Path(__file__).resolve().parent / "deployment_handler"
+EDGE_MODELS = Path(__file__).resolve().parents[2] / "ml" / "edge_models.py"
+MODEL_CARD = EDGE_MODELS.with_name("model_card.py")
+DEPLOYMENT_TYPE = "Custom::GreengrassDeployment"
 
 
 @dataclass(frozen=True)
@@ -47,8 +61,8 @@ class CommandWrites:
 
 
 class EdgeDeployment(Construct):
-    """Artifact assets, one ``CfnComponentVersion`` per component and one ``CfnDeployment``
-    to ``thing_group``.
+    """Artifact assets, one ``CfnComponentVersion`` per component and the deployment of them to
+    ``thing_group`` (a ``Custom::GreengrassDeployment`` whose handler keeps the released models).
 
     ``components``: the edge components' names ("tag-pipeline", "command-handler").
     ``transport``: "mqtt" (IoT Core over Greengrass IPC) or "stream-manager" (straight to ``stream``).
@@ -58,6 +72,12 @@ class EdgeDeployment(Construct):
     allow-list; required with "command-handler". None deploys no command handler configuration.
     The gateways' ``token_exchange_role`` may read exactly these artifacts and, on
     stream-manager sites, put records into the site's stream.
+    ``gateways``: the thing names of the site's cores (the deployment's IoT job updates their shadows);
+    ``greengrass_root`` (default ``/greengrass/v2``): their Greengrass root folder, under which the
+    pipeline finds the models' artifacts.
+    The deployment handler runs where ``placement`` says (it needs HTTPS to Greengrass and to S3 for its
+    answer to CloudFormation), its environment encrypted with ``key``, its logs with ``logs_key``, kept
+    per ``removal_policy`` (default RETAIN).
     """
 
     def __init__(
@@ -73,12 +93,25 @@ class EdgeDeployment(Construct):
         transport: str,
         canonical_units: Mapping[str, str],
         tag_map_path: str,
+        gateways: Sequence[str],
+        placement: FunctionPlacement,
+        key: kms.IKey,
+        logs_key: kms.IKey,
         commands: CommandWrites | None = None,
+        greengrass_root: str = "/greengrass/v2",
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
         problems = []
         if not Token.is_unresolved(tag_map_path) and not tag_map_path.startswith("/"):
             problems.append(f"tag_map_path {tag_map_path!r} is not absolute; fix: give the full path on the gateway")
+        if Token.is_unresolved(greengrass_root) or not greengrass_root.startswith("/"):
+            problems.append(
+                f"greengrass_root {greengrass_root!r} is not a literal absolute path; "
+                "fix: give the gateways' Greengrass root folder, e.g. /greengrass/v2"
+            )
+        if not gateways:
+            problems.append("gateways is empty; fix: name the thing of each Greengrass core of the site")
         if "command-handler" in components and commands is None:
             problems.append("components has command-handler but commands is None; fix: pass its CommandWrites")
         if (
@@ -119,29 +152,66 @@ class EdgeDeployment(Construct):
             PIPELINE: self._pipeline_configuration(transport, tag_map_path, stream),
             **({COMMANDS: self._command_configuration(commands)} if commands is not None else {}),
         }
-        self.deployment = greengrass.CfnDeployment(
+        self.handler = SiteFunction(
             self,
-            "Deployment",
-            target_arn=thing_group.attr_arn,
-            deployment_name=f"{site_id}-edge",
-            components={
-                name: greengrass.CfnDeployment.ComponentDeploymentSpecificationProperty(
-                    component_version=version.attr_component_version,
-                    configuration_update=greengrass.CfnDeployment.ComponentConfigurationUpdateProperty(
-                        merge=stack.to_json_string(configurations[name])
-                    ),
-                )
+            "DeploymentHandler",
+            handler_package=DEPLOYMENT_HANDLER,
+            handler="deployment_handler.handler.handler",
+            description=f"Greengrass deployment of site {site_id}'s edge components, keeping its released models",
+            placement=placement,
+            environment_key=key,
+            logs_key=logs_key,
+            modules=[EDGE_MODELS, MODEL_CARD],
+            removal_policy=removal_policy,
+            # A revision is a read-modify-write of the thing group's one deployment.
+            reserved_concurrency=1,
+        )
+        self._allow_deployments(stack, thing_group, gateways)
+        self.specification: dict[str, Any] = {
+            "deploymentName": f"{site_id}-edge",
+            "components": {
+                name: {
+                    "componentVersion": version.attr_component_version,
+                    "configurationUpdate": {"merge": stack.to_json_string(configurations[name])},
+                }
                 for name, version in self.versions.items()
             },
-            deployment_policies=greengrass.CfnDeployment.DeploymentPoliciesProperty(
-                failure_handling_policy="ROLLBACK",
-                component_update_policy=greengrass.CfnDeployment.DeploymentComponentUpdatePolicyProperty(
-                    action="NOTIFY_COMPONENTS", timeout_in_seconds=60
-                ),
-                configuration_validation_policy=greengrass.CfnDeployment.DeploymentConfigurationValidationPolicyProperty(
-                    timeout_in_seconds=60
-                ),
-            ),
+            "deploymentPolicies": {
+                "failureHandlingPolicy": "ROLLBACK",
+                "componentUpdatePolicy": {"action": "NOTIFY_COMPONENTS", "timeoutInSeconds": 60},
+                "configurationValidationPolicy": {"timeoutInSeconds": 60},
+            },
+        }
+        self.deployment = CustomResource(
+            self,
+            "Deployment",
+            service_token=self.handler.function.function_arn,
+            resource_type=DEPLOYMENT_TYPE,
+            properties={
+                "TargetArn": thing_group.attr_arn,
+                "Deployment": stack.to_json_string(self.specification),
+                "PipelineComponent": PIPELINE,
+                "GreengrassRoot": greengrass_root,
+            },
+        )
+
+    def _allow_deployments(self, stack: Stack, thing_group: iot.CfnThingGroup, gateways: Sequence[str]) -> None:
+        function = self.handler.function
+        policy = iam.ManagedPolicy(
+            self,
+            "DeploymentPolicy",
+            description="Edge deployment: revise the site's Greengrass deployment",
+            statements=deployment_statements(stack, thing_group_arn=thing_group.attr_arn, gateways=gateways),
+            roles=[self.handler.role],
+        )
+        for finding, reason in deployment_findings(stack):
+            acknowledge(cast(IConstruct, policy.node.default_child), finding, reason)
+        acknowledge(
+            function,
+            ["HIPAA.Security::HIPAA.Security-LambdaDLQ", "NIST.800.53.R5::NIST.800.53.R5-LambdaDLQ"],
+            "Only CloudFormation invokes the handler, once per operation of the deployment resource, and the "
+            "handler answers every failure to CloudFormation, which fails the stack operation: a dead-letter "
+            "queue would never receive anything.",
         )
 
     @staticmethod

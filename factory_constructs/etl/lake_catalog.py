@@ -9,7 +9,6 @@ need no projection: each commit records its files, so readers plan from the tabl
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from aws_cdk import ArnFormat, RemovalPolicy, Stack, Token
 from aws_cdk import aws_glue as glue
@@ -19,7 +18,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from factory_constructs.etl.glue_jobs.schemas import CONFORMED_TABLES, CURATED_TABLES, TABLE_PROPERTIES, Columns
-from factory_constructs.grant_findings import acknowledge_grant_policy, resource_wildcard
+from factory_constructs.grant_findings import acknowledge_grant_policy, arn_wildcard, resource_wildcard
 from factory_constructs.lake.lake_bucket import ZONES
 
 PROJECTION_START = "2024-01-01"
@@ -115,21 +114,6 @@ def identity_partition_spec(columns: Columns, partition_keys: Columns) -> glue.C
             for index, (name, _) in enumerate(partition_keys)
         ],
     )
-
-
-def _finding_resource(stack: Stack, arn: str) -> str:
-    """``arn`` as cdk-nag names it in a finding: intrinsics flattened to ``<AWS::Partition>``, ``<Id.Arn>``."""
-    resolved: Any = stack.resolve(arn)
-    parts = resolved["Fn::Join"][1] if isinstance(resolved, dict) and "Fn::Join" in resolved else [resolved]
-    text = ""
-    for part in parts:
-        if isinstance(part, str):
-            text += part
-        elif "Ref" in part:
-            text += f"<{part['Ref']}>"
-        else:
-            text += f"<{'.'.join(part['Fn::GetAtt'])}>"
-    return text
 
 
 class LakeCatalog(Construct):
@@ -408,7 +392,7 @@ class LakeCatalog(Construct):
             ]
             + [
                 (
-                    f"AwsSolutions::AwsSolutions-IAM5[Resource::{_finding_resource(stack, arn)}]",
+                    arn_wildcard(stack, arn),
                     "Glue's table optimizers log to this one service-named log group; the wildcard covers "
                     "only the log streams the service creates in it.",
                 )

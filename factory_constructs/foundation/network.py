@@ -20,7 +20,7 @@ from factory_constructs.site_function import FunctionPlacement
 from policies.acknowledge import acknowledge, in_regulatory_packs
 
 # Interface endpoints every site uses: streaming, keys, logs, STS for IoT role
-# aliases, Glue, and what the in-VPC alert function calls (SNS, EventBridge, X-Ray).
+# aliases, Glue, what the in-VPC alert function calls (SNS, EventBridge, X-Ray) and Greengrass.
 BASE_INTERFACE_ENDPOINTS = (
     ("Kinesis", ec2.InterfaceVpcEndpointAwsService.KINESIS_STREAMS),
     ("Firehose", ec2.InterfaceVpcEndpointAwsService.KINESIS_FIREHOSE),
@@ -31,6 +31,8 @@ BASE_INTERFACE_ENDPOINTS = (
     ("Sns", ec2.InterfaceVpcEndpointAwsService.SNS),
     ("Events", ec2.InterfaceVpcEndpointAwsService.EVENTBRIDGE),
     ("XRay", ec2.InterfaceVpcEndpointAwsService.XRAY),
+    # The edge deployment's handler (and the model release) revise the gateways' deployment through Greengrass.
+    ("Greengrass", ec2.InterfaceVpcEndpointAwsService.IOT_GREENGRASS),
 )
 # What a VpcOnly SageMaker domain's apps need besides the base set (STS, Logs, KMS): the SageMaker API,
 # runtime and Studio, ECR for the app images, and S3 (see ML_S3_INTERFACE_ENDPOINT).
@@ -40,8 +42,6 @@ ML_INTERFACE_ENDPOINTS = (
     ("SageMakerStudio", ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_STUDIO),
     ("Ecr", ec2.InterfaceVpcEndpointAwsService.ECR),
     ("EcrDocker", ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER),
-    # The model release function deploys the released model to the site's gateways through the Greengrass API.
-    ("Greengrass", ec2.InterfaceVpcEndpointAwsService.IOT_GREENGRASS),
 )
 # The workspace's apps may send HTTPS only into the VPC (no internet path), and no security group rule can
 # name the S3 gateway endpoint's prefix list: CloudFormation does not return its id. An S3 interface

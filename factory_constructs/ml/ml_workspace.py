@@ -12,9 +12,8 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
 
-from aws_cdk import ArnFormat, Fn, Names, RemovalPolicy, Stack, Tags, Token
+from aws_cdk import ArnFormat, Fn, RemovalPolicy, Stack, Tags, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -22,7 +21,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from factory_constructs.grant_findings import acknowledge_grant_policy
+from factory_constructs.grant_findings import acknowledge_grant_policy, arn_wildcard, bucket_wildcard
 from factory_constructs.ml.idle_shutdown import lifecycle_script
 from policies import tag_keys
 
@@ -255,17 +254,17 @@ class MlWorkspace(Construct):
             role,
             [
                 (
-                    _wildcard(self, curated, "/*"),
+                    bucket_wildcard(self, curated, "/*"),
                     "The workspace reads the whole curated zone, which holds only the site's own aggregates and "
                     "KPIs; the wildcard covers the objects of that one bucket, read-only.",
                 ),
                 (
-                    _wildcard(self, curated, f"/{self.model_data_prefix}*"),
+                    bucket_wildcard(self, curated, f"/{self.model_data_prefix}*"),
                     f"Notebooks write model data and artifacts (model.tar.gz) under {self.model_data_prefix} "
                     "with keys they choose; the wildcard covers that one folder of the curated bucket.",
                 ),
                 (
-                    _finding(stack, apps),
+                    arn_wildcard(stack, apps),
                     "The idle check deletes the JupyterLab app it runs in; app names are chosen per space, so the "
                     "wildcard covers the JupyterLab apps of this one domain and nothing else.",
                 ),
@@ -328,37 +327,3 @@ def _problems(
 def _construct_id(name: str) -> str:
     """A profile's construct id from its name: anna-keller -> AnnaKeller (names are unique ignoring case)."""
     return "".join(part[:1].upper() + part[1:].lower() for part in name.split("-") if part)
-
-
-def _finding(stack: Stack, arn: str) -> str:
-    """The IAM5 finding id of ``arn`` as cdk-nag prints it: intrinsics flattened to ``<AWS::Partition>`` and
-    ``<LogicalId.Attribute>``."""
-    resolved: Any = stack.resolve(arn)
-    parts = resolved["Fn::Join"][1] if isinstance(resolved, dict) and "Fn::Join" in resolved else [resolved]
-    text = ""
-    for part in parts:
-        if isinstance(part, str):
-            text += part
-        elif "Ref" in part:
-            text += f"<{part['Ref']}>"
-        else:
-            text += f"<{'.'.join(part['Fn::GetAtt'])}>"
-    return f"AwsSolutions::AwsSolutions-IAM5[Resource::{text}]"
-
-
-def _wildcard(consumer: Construct, bucket: s3.IBucket, suffix: str) -> str:
-    """The IAM5 finding id of ``<bucket ARN><suffix>`` in ``consumer``'s stack. From a sibling nested stack of
-    the site (the lake is in the data stack) the ARN arrives as a parameter that CDK names after the producing
-    stack's output; in the same stack it is the bucket's own attribute."""
-    cfn = cast("s3.CfnBucket | None", bucket.node.default_child)
-    consuming = Stack.of(consumer)
-    if cfn is None:  # an imported bucket: its ARN is what was imported
-        return _finding(consuming, f"{bucket.bucket_arn}{suffix}")
-    producer = Stack.of(cfn)
-    attribute = f"{producer.get_logical_id(cfn)}.Arn"
-    if producer is not consuming:
-        attribute = f"referenceto{Names.node_unique_id(cfn.node)}Arn"
-        if producer.nested_stack_resource is not None and producer.nested_stack_parent is consuming.nested_stack_parent:
-            nested = Names.node_unique_id(producer.nested_stack_resource.node)
-            attribute = f"referenceto{nested}Outputs{Names.node_unique_id(cfn.node)}Arn"
-    return f"AwsSolutions::AwsSolutions-IAM5[Resource::<{attribute}>{suffix}]"

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
-from aws_cdk import ArnFormat, Duration, Names, RemovalPolicy, Stack, Token
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -24,8 +24,9 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
+from factory_constructs.edge.deployment_permissions import deployment_findings, deployment_statements
 from factory_constructs.edge.edge_deployment import PIPELINE
-from factory_constructs.grant_findings import resource_wildcard
+from factory_constructs.grant_findings import arn_wildcard, bucket_wildcard, resource_wildcard
 from factory_constructs.ml.release_handler.component import ARTIFACTS_PREFIX
 from factory_constructs.ml.release_handler.records import RECORDS_PREFIX
 from factory_constructs.site_bucket import deny_non_kms_writes, site_bucket
@@ -35,6 +36,7 @@ from policies.acknowledge import acknowledge, in_regulatory_packs
 
 RELEASE_HANDLER = Path(__file__).resolve().parent / "release_handler"
 MODEL_CARD = Path(__file__).resolve().parents[2] / "ml" / "model_card.py"
+EDGE_MODELS = MODEL_CARD.with_name("edge_models.py")
 STATE_CHANGE = "SageMaker Model Package State Change"
 # SageMaker's pattern for model package group names.
 GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
@@ -61,6 +63,8 @@ class ModelRelease(Construct):
     writes it in lower case into the package ARNs the function may describe.
     ``model_data`` and ``model_data_prefix`` (default ``"ml/"``): where the workspace's training jobs write
     ``model.tar.gz``; the function reads model data nowhere else.
+    ``greengrass_root``: the gateways' Greengrass root folder (absolute); the pipeline's ``models``
+    configuration names the model artifacts under it (``ml.edge_models``).
     ``bus``: release events go there (source ``dmc.model-release``). ``key`` encrypts the bucket, the
     function's environment and its dead-letter queue; ``logs_key`` its logs.
     ``removal_policy`` (default RETAIN): the bucket, the dead-letter queue and the function's logs.
@@ -79,6 +83,7 @@ class ModelRelease(Construct):
         model_data: s3.IBucket,
         thing_group: iot.CfnThingGroup,
         gateways: Sequence[str],
+        greengrass_root: str,
         token_exchange_role: iam.IRole,
         bus: events.IEventBus,
         placement: FunctionPlacement,
@@ -95,6 +100,11 @@ class ModelRelease(Construct):
             problems.append(
                 f"site_id {site_id!r} is not a tag path segment (A-Z a-z 0-9 _ . -); "
                 "fix: pass the site's id, e.g. plantA"
+            )
+        if Token.is_unresolved(greengrass_root) or not greengrass_root.startswith("/"):
+            problems.append(
+                f"greengrass_root {greengrass_root!r} is not a literal absolute path; "
+                "fix: give the gateways' Greengrass root folder, e.g. /greengrass/v2"
             )
         if Token.is_unresolved(group):
             problems.append(
@@ -133,7 +143,7 @@ class ModelRelease(Construct):
             placement=placement,
             environment_key=key,
             logs_key=logs_key,
-            modules=[MODEL_CARD],
+            modules=[MODEL_CARD, EDGE_MODELS],
             removal_policy=removal_policy,
             environment={
                 "SITE_ID": site_id,
@@ -143,6 +153,7 @@ class ModelRelease(Construct):
                 "ARTIFACTS_BUCKET": self.artifacts_bucket.bucket_name,
                 "THING_GROUP_ARN": thing_group.attr_arn,
                 "PIPELINE_COMPONENT": PIPELINE,
+                "GREENGRASS_ROOT": greengrass_root,
                 "EVENT_BUS_NAME": bus.event_bus_name,
             },
             # Revising the thing group's one deployment is a read-modify-write: invocations must not overlap.
@@ -237,9 +248,6 @@ class ModelRelease(Construct):
         packages = arn("sagemaker", "model-package", f"{group.lower()}/*")
         components = arn("greengrass", "components", f"{COMPONENT_PREFIX}*", ArnFormat.COLON_RESOURCE_NAME)
         versions = arn("greengrass", "components", f"{COMPONENT_PREFIX}*:versions:*", ArnFormat.COLON_RESOURCE_NAME)
-        deployments = arn("greengrass", "deployments", "*", ArnFormat.COLON_RESOURCE_NAME)
-        jobs = arn("iot", "job", "*")
-        things = [arn("iot", "thing", gateway) for gateway in gateways]
         artifacts = self.artifacts_bucket
         objects = [artifacts.arn_for_objects(f"{ARTIFACTS_PREFIX}/*"), artifacts.arn_for_objects(f"{RECORDS_PREFIX}/*")]
         statements = [
@@ -271,29 +279,7 @@ class ModelRelease(Construct):
             iam.PolicyStatement(
                 sid="DescribeModelComponents", actions=["greengrass:DescribeComponent"], resources=[versions]
             ),
-            iam.PolicyStatement(sid="ReadDeployments", actions=["greengrass:GetDeployment"], resources=[deployments]),
-            # Neither action has a resource type; the target is bounded by iot:CreateJob below.
-            iam.PolicyStatement(
-                sid="ListAndCreateDeployments",
-                actions=["greengrass:ListDeployments", "greengrass:CreateDeployment"],
-                resources=["*"],
-            ),
-            # What Greengrass does in IoT on the caller's behalf to roll a deployment out (its dependent actions).
-            iam.PolicyStatement(
-                sid="DeployToTheSiteThingGroup",
-                actions=["iot:CreateJob", "iot:DescribeThingGroup"],
-                resources=[thing_group.attr_arn],
-            ),
-            iam.PolicyStatement(
-                sid="DeploymentJobs",
-                actions=["iot:CreateJob", "iot:CancelJob", "iot:DescribeJob", "iot:UpdateJob"],
-                resources=[jobs],
-            ),
-            iam.PolicyStatement(
-                sid="GatewayThings",
-                actions=["iot:DescribeThing", "iot:GetThingShadow", "iot:UpdateThingShadow", "iot:DeleteThingShadow"],
-                resources=things,
-            ),
+            *deployment_statements(stack, thing_group_arn=thing_group.attr_arn, gateways=gateways),
         ]
         policy = iam.ManagedPolicy(
             self,
@@ -305,12 +291,12 @@ class ModelRelease(Construct):
         )
         findings = [
             (
-                _finding(stack, packages),
+                arn_wildcard(stack, packages),
                 "Versions of the one model package group are numbered as they are registered; the wildcard covers "
                 "exactly that group's versions, and the function only describes them.",
             ),
             (
-                _bucket_wildcard(policy, model_data, f"/{prefix}*"),
+                bucket_wildcard(policy, model_data, f"/{prefix}*"),
                 f"Training jobs write model.tar.gz under {prefix} with job-generated keys; the function only reads "
                 "model data there, and only for a package of the site's group.",
             ),
@@ -325,30 +311,16 @@ class ModelRelease(Construct):
                 "records folder of this one bucket.",
             ),
             (
-                _finding(stack, components),
+                arn_wildcard(stack, components),
                 "Model components are named after the models the site trains; the wildcard admits only components "
                 f"named {COMPONENT_PREFIX}, never the edge components or AWS-provided ones.",
             ),
             (
-                _finding(stack, versions),
+                arn_wildcard(stack, versions),
                 "Model component versions are content hashes of the models; the wildcard admits only versions of "
                 f"components named {COMPONENT_PREFIX}.",
             ),
-            (
-                _finding(stack, deployments),
-                "Deployment ids are assigned by Greengrass at each revision; GetDeployment is read-only and the "
-                "function asks only for the latest deployment of the site's thing group.",
-            ),
-            (
-                "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-                "greengrass:ListDeployments and greengrass:CreateDeployment support no resource-level permissions; "
-                "the deployment target is bounded by iot:CreateJob, allowed only on the site's thing group.",
-            ),
-            (
-                _finding(stack, jobs),
-                "Greengrass names the IoT job of each deployment revision itself; the job actions are the ones "
-                "Greengrass needs to replace the previous revision's job, in this account and region only.",
-            ),
+            *deployment_findings(stack),
         ]
         for finding, reason in findings:
             acknowledge(cast(IConstruct, policy.node.default_child), finding, reason)
@@ -378,27 +350,3 @@ class ModelRelease(Construct):
             "wildcard covers only the component artifacts folder of this one bucket, read-only.",
         )
         return policy
-
-
-def _finding(stack: Stack, arn: str) -> str:
-    """The IAM5 finding id of ``arn`` as cdk-nag prints it: intrinsics flattened to ``<AWS::Partition>``."""
-    resolved: Any = stack.resolve(arn)
-    parts = resolved["Fn::Join"][1] if isinstance(resolved, dict) and "Fn::Join" in resolved else [resolved]
-    text = "".join(part if isinstance(part, str) else f"<{part['Ref']}>" for part in parts)
-    return f"AwsSolutions::AwsSolutions-IAM5[Resource::{text}]"
-
-
-def _bucket_wildcard(consumer: IConstruct, bucket: s3.IBucket, suffix: str) -> str:
-    """The IAM5 finding id of ``<bucket ARN><suffix>`` in ``consumer``'s stack. From a sibling nested stack of
-    the site (the lake is in the data stack) the ARN arrives as a parameter that CDK names after the producing
-    stack's output; in the same stack it is the bucket's own attribute; an imported bucket's ARN is literal."""
-    cfn = cast("s3.CfnBucket | None", bucket.node.default_child)
-    if cfn is None:
-        return _finding(Stack.of(consumer), f"{bucket.bucket_arn}{suffix}")
-    producer, consuming = Stack.of(cfn), Stack.of(consumer)
-    if producer is consuming:
-        return resource_wildcard(bucket, suffix)
-    attribute = f"{Names.node_unique_id(cfn.node)}Arn"
-    if producer.nested_stack_resource is not None and producer.nested_stack_parent is consuming.nested_stack_parent:
-        attribute = f"{Names.node_unique_id(producer.nested_stack_resource.node)}Outputs{attribute}"
-    return f"AwsSolutions::AwsSolutions-IAM5[Resource::<referenceto{attribute}>{suffix}]"

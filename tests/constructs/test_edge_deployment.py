@@ -1,5 +1,5 @@
-"""EdgeDeployment on a bare stack: component versions, the deployment, its configuration merges, grants,
-validation (its own and the artifact build's), nag."""
+"""EdgeDeployment on a bare stack: component versions, the deployment resource and its handler, its
+configuration merges, grants, validation (its own and the artifact build's), nag."""
 
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3_assets as assets
 from aws_cdk.assertions import Match, Template
 
-from construct_helpers import ACCOUNT, REGION, bare_stack, site_keys, unacknowledged_findings
+from construct_helpers import ACCOUNT, REGION, bare_stack, placement, site_keys, unacknowledged_findings
 from edge.greengrass.build_artifacts import build as build_artifacts
-from factory_constructs.edge.edge_deployment import CommandWrites, EdgeDeployment, SetpointWrite
+from factory_constructs.edge.edge_deployment import DEPLOYMENT_TYPE, CommandWrites, EdgeDeployment, SetpointWrite
 from factory_constructs.ingestion.tag_stream import TagStream
+from synth_helpers import rendered
 
 pytestmark = pytest.mark.synth
 
@@ -39,13 +40,21 @@ WRITES = CommandWrites(
         SetpointWrite(path="acme/plantA/packaging/line1/filler/speed", node_id="ns=2;i=1042", min=10.5, max=120),
     ],
 )
+GATEWAYS = ["plantA-gw-01", "plantA-gw-02"]
 REQUIRED: dict[str, Any] = {
     "site_id": "plantA",
     "components": ["tag-pipeline"],
     "transport": "mqtt",
     "canonical_units": UNITS,
     "tag_map_path": TAG_MAP,
+    "gateways": GATEWAYS,
 }
+
+
+def handler_props(stack: Stack) -> dict[str, Any]:
+    """Where the deployment handler runs and its keys, as the site's foundation gives them."""
+    keys = site_keys(stack)
+    return {"placement": placement(stack, keys), "key": keys.data, "logs_key": keys.logs}
 
 
 class Built(NamedTuple):
@@ -75,12 +84,18 @@ def build(*, audit_trail: bool = False, **props: Any) -> Built:
     stack = bare_stack(audit_trail=audit_trail)
     group = iot.CfnThingGroup(stack, "ThingGroup", thing_group_name="plantA-gateways")
     role = iam.Role(stack, "TokenExchangeRole", assumed_by=iam.ServicePrincipal("credentials.iot.amazonaws.com"))
-    key = site_keys(stack).data
+    collaborators = handler_props(stack)
+    key = collaborators["key"]
     stream = TagStream(
         stack, "TagStream", key=key, retention_hours=72, shards=None, removal_policy=RemovalPolicy.RETAIN
     )
     edge = EdgeDeployment(
-        stack, "Edge", thing_group=group, token_exchange_role=role, stream=stream.stream, **{**REQUIRED, **props}
+        stack,
+        "Edge",
+        thing_group=group,
+        token_exchange_role=role,
+        stream=stream.stream,
+        **{**REQUIRED, **collaborators, **props},
     )
     return Built(stack, group, role, key, stream.stream, edge)
 
@@ -104,13 +119,18 @@ def recipes(template: Template) -> dict[str, dict[str, Any]]:
     return found
 
 
-def deployment(template: Template) -> dict[str, Any]:
-    (resource,) = template.find_resources("AWS::GreengrassV2::Deployment").values()
+def deployment_resource(template: Template) -> dict[str, Any]:
+    (resource,) = template.find_resources(DEPLOYMENT_TYPE).values()
     return resource["Properties"]
 
 
-def merge(template: Template, component: str) -> Any:
-    return deployment(template)["Components"][component]["ConfigurationUpdate"]["Merge"]
+def deployment(template: Template) -> dict[str, Any]:
+    """The deployment resource's ``Deployment`` specification, parsed (references as ``<Id.Attribute>``)."""
+    return json.loads(rendered(deployment_resource(template)["Deployment"]))
+
+
+def merge(template: Template, component: str) -> str:
+    return deployment(template)["components"][component]["configurationUpdate"]["merge"]
 
 
 # --- defaults -----------------------------------------------------------------------------------------
@@ -118,7 +138,7 @@ def merge(template: Template, component: str) -> Any:
 
 def test_one_component_version_per_chosen_component(template: Template) -> None:
     assert list(recipes(template)) == [PIPELINE]
-    assert list(deployment(template)["Components"]) == [PIPELINE]
+    assert list(deployment(template)["components"]) == [PIPELINE]
 
 
 def test_component_version_is_the_content_hash_the_artifact_build_gives(template: Template, tmp_path: Path) -> None:
@@ -151,29 +171,56 @@ def test_deployment_targets_the_thing_groups_arn_and_deploys_the_versions_built(
     defaults: Built, template: Template
 ) -> None:
     version = defaults.ref(defaults.edge.versions[PIPELINE])
-    template.has_resource_properties(
-        "AWS::GreengrassV2::Deployment",
-        {
-            "TargetArn": {"Fn::GetAtt": [defaults.ref(defaults.group), "Arn"]},
-            "DeploymentName": "plantA-edge",
-            "Components": {
-                PIPELINE: Match.object_like({"ComponentVersion": {"Fn::GetAtt": [version, "ComponentVersion"]}})
-            },
-        },
-    )
+    resource = deployment_resource(template)
+    assert resource["TargetArn"] == {"Fn::GetAtt": [defaults.ref(defaults.group), "Arn"]}
+    assert resource["ServiceToken"] == {"Fn::GetAtt": [defaults.ref(defaults.edge.handler.function), "Arn"]}
+    assert (resource["PipelineComponent"], resource["GreengrassRoot"]) == (PIPELINE, "/greengrass/v2")
+    specification = deployment(template)
+    assert specification["deploymentName"] == "plantA-edge"
+    assert specification["components"][PIPELINE]["componentVersion"] == f"<{version}.ComponentVersion>"
 
 
 def test_deployment_rolls_back_on_failure_and_bounds_update_and_validation_waits(template: Template) -> None:
+    assert deployment(template)["deploymentPolicies"] == {
+        "failureHandlingPolicy": "ROLLBACK",
+        "componentUpdatePolicy": {"action": "NOTIFY_COMPONENTS", "timeoutInSeconds": 60},
+        "configurationValidationPolicy": {"timeoutInSeconds": 60},
+    }
+
+
+def test_the_handler_runs_in_the_vpc_one_at_a_time(defaults: Built, template: Template) -> None:
     template.has_resource_properties(
-        "AWS::GreengrassV2::Deployment",
+        "AWS::Lambda::Function",
         {
-            "DeploymentPolicies": {
-                "FailureHandlingPolicy": "ROLLBACK",
-                "ComponentUpdatePolicy": {"Action": "NOTIFY_COMPONENTS", "TimeoutInSeconds": 60},
-                "ConfigurationValidationPolicy": {"TimeoutInSeconds": 60},
-            }
+            "Handler": "deployment_handler.handler.handler",
+            "ReservedConcurrentExecutions": 1,
+            "VpcConfig": Match.object_like({"SubnetIds": Match.any_value()}),
         },
     )
+
+
+def test_the_handler_may_revise_only_the_site_thing_groups_deployment(defaults: Built, template: Template) -> None:
+    (policy,) = [
+        resource["Properties"]
+        for resource in template.find_resources("AWS::IAM::ManagedPolicy").values()
+        if resource["Properties"].get("Roles") == [{"Ref": defaults.ref(defaults.edge.handler.role)}]
+    ]
+    statements = {statement["Sid"]: statement for statement in policy["PolicyDocument"]["Statement"]}
+    assert sorted(statements) == [
+        "DeployToTheSiteThingGroup",
+        "DeploymentJobs",
+        "GatewayThings",
+        "ListAndCreateDeployments",
+        "ReadDeployments",
+    ]
+    assert statements["DeployToTheSiteThingGroup"]["Resource"] == {"Fn::GetAtt": [defaults.ref(defaults.group), "Arn"]}
+    things = [rendered(resource) for resource in statements["GatewayThings"]["Resource"]]
+    assert things == [f"arn:<AWS::Partition>:iot:{REGION}:{ACCOUNT}:thing/{gateway}" for gateway in GATEWAYS]
+    assert statements["ListAndCreateDeployments"]["Resource"] == "*"
+
+
+def test_greengrass_root_is_handed_to_the_handler() -> None:
+    assert deployment_resource(build(greengrass_root="/opt/gg").template())["GreengrassRoot"] == "/opt/gg"
 
 
 def test_mqtt_pipeline_merge_sets_only_the_tag_map_path(template: Template) -> None:
@@ -191,15 +238,9 @@ def test_tag_map_path_is_merged_as_given() -> None:
 def test_stream_manager_pipeline_merge_names_the_sites_stream() -> None:
     built = build(transport="stream-manager")
     template = built.template()
-    assert merge(template, PIPELINE) == {
-        "Fn::Join": [
-            "",
-            [
-                '{"tag_map_path":"/greengrass/v2/dmc/tag-map.yaml","stream_manager":{"kinesis_stream_name":"',
-                {"Ref": built.ref(built.stream)},
-                '"}}',
-            ],
-        ]
+    assert json.loads(merge(template, PIPELINE)) == {
+        "tag_map_path": "/greengrass/v2/dmc/tag-map.yaml",
+        "stream_manager": {"kinesis_stream_name": f"<{built.ref(built.stream)}>"},
     }
     recipe = recipes(template)[PIPELINE]
     assert recipe["ComponentConfiguration"]["DefaultConfiguration"]["transport"] == "stream-manager"
@@ -237,7 +278,7 @@ def test_command_handler_alone_deploys_only_its_version() -> None:
     built = build(components=["command-handler"], commands=WRITES)
     template = built.template()
     assert list(recipes(template)) == [COMMANDS]
-    assert list(deployment(template)["Components"]) == [COMMANDS]
+    assert list(deployment(template)["components"]) == [COMMANDS]
     assert list(built.edge.versions) == [COMMANDS]
 
 
@@ -298,6 +339,11 @@ RELATIVE_CERTIFICATES = (
 # From edge/greengrass/build_artifacts.py's check, reported with the construct's own problems.
 UNKNOWN_TRANSPORT = "transport 'kinesis' is not mqtt or stream-manager; fix: pass site.edge.transport"
 UNKNOWN_COMPONENT = "components ['historian'] are unknown; fix: use ['command-handler', 'tag-pipeline']"
+RELATIVE_ROOT = (
+    "greengrass_root 'greengrass/v2' is not a literal absolute path; "
+    "fix: give the gateways' Greengrass root folder, e.g. /greengrass/v2"
+)
+NO_GATEWAYS = "gateways is empty; fix: name the thing of each Greengrass core of the site"
 BAD_SITE_ID = "site_id 'plant-A' is not a site id; fix: pass the site model's Site.id, e.g. plantA"
 NO_UNITS = "canonical_units is empty; fix: pass site.edge.canonical_units"
 
@@ -320,6 +366,8 @@ NO_UNITS = "canonical_units is empty; fix: pass site.edge.canonical_units"
         ({"components": ["tag-pipeline", "historian"]}, UNKNOWN_COMPONENT),
         ({"site_id": "plant-A"}, BAD_SITE_ID),
         ({"canonical_units": {}}, NO_UNITS),
+        ({"greengrass_root": "greengrass/v2"}, RELATIVE_ROOT),
+        ({"gateways": []}, NO_GATEWAYS),
     ],
     ids=[
         "relative-tag-map",
@@ -329,6 +377,8 @@ NO_UNITS = "canonical_units is empty; fix: pass site.edge.canonical_units"
         "component",
         "site-id",
         "units",
+        "relative-root",
+        "no-gateways",
     ],
 )
 def test_a_deployment_the_gateway_would_reject_is_refused(props: dict[str, Any], problem: str) -> None:
@@ -338,7 +388,12 @@ def test_a_deployment_the_gateway_would_reject_is_refused(props: dict[str, Any],
     stream = kinesis.Stream(stack, "Stream")
     with pytest.raises(ValueError, match=re.escape(f"EdgeDeployment Edge: {problem}") + "$"):
         EdgeDeployment(
-            stack, "Edge", thing_group=group, token_exchange_role=role, stream=stream, **{**REQUIRED, **props}
+            stack,
+            "Edge",
+            thing_group=group,
+            token_exchange_role=role,
+            stream=stream,
+            **{**REQUIRED, **handler_props(stack), **props},
         )
 
 
@@ -348,6 +403,7 @@ def test_every_problem_is_reported_at_once() -> None:
     role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("credentials.iot.amazonaws.com"))
     props = {
         **REQUIRED,
+        **handler_props(stack),
         "tag_map_path": "dmc/tag-map.yaml",
         "transport": "kinesis",
         "components": ["command-handler", "historian"],

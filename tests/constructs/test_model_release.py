@@ -68,6 +68,7 @@ def build(*, audit_trail: bool = False, group_name: str = GROUP, **props: Any) -
             "model_data": lake,
             "thing_group": thing_group,
             "gateways": GATEWAYS,
+            "greengrass_root": "/greengrass/v2",
             "token_exchange_role": gateways,
             "bus": bus,
             "placement": placement(stack, keys),
@@ -153,6 +154,7 @@ def test_the_function_runs_one_at_a_time_with_a_dead_letter_queue_and_exactly_th
                         "ARTIFACTS_BUCKET": default.resolve(release.artifacts_bucket.bucket_name),
                         "THING_GROUP_ARN": default.resolve(default.thing_group.attr_arn),
                         "PIPELINE_COMPONENT": "com.dmc.TagPipeline",
+                        "GREENGRASS_ROOT": "/greengrass/v2",
                         "EVENT_BUS_NAME": default.resolve(default.bus.event_bus_name),
                     }
                 )
@@ -451,6 +453,7 @@ def test_model_data_without_a_key_gets_no_decrypt_statement() -> None:
         model_data=s3.Bucket.from_bucket_name(stack, "Imported", "planta-curated"),
         thing_group=iot.CfnThingGroup(stack, "ThingGroup", thing_group_name="plantA-gateways"),
         gateways=GATEWAYS,
+        greengrass_root="/greengrass/v2",
         token_exchange_role=iam.Role(stack, "Tes", assumed_by=iam.ServicePrincipal("credentials.iot.amazonaws.com")),
         bus=events.EventBus(stack, "Bus"),
         placement=placement(stack, keys),
@@ -496,6 +499,16 @@ def test_model_data_prefix_must_be_folders_ending_in_a_slash(prefix: str) -> Non
         _new(bare_stack(), model_data_prefix=prefix)
 
 
+@pytest.mark.parametrize("root", ["greengrass/v2", ""])
+def test_the_greengrass_root_must_be_an_absolute_path(root: str) -> None:
+    message = (
+        f"ModelRelease Release: greengrass_root {root!r} is not a literal absolute path; "
+        "fix: give the gateways' Greengrass root folder, e.g. /greengrass/v2"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        _new(bare_stack(), greengrass_root=root)
+
+
 def test_every_problem_is_reported_at_once() -> None:
     message = (
         "ModelRelease Release: site_id 'plant/A' is not a tag path segment (A-Z a-z 0-9 _ . -); "
@@ -522,6 +535,7 @@ def _new(stack: Stack, *, group_name: str = GROUP, **props: Any) -> ModelRelease
             "model_data": bucket,
             "thing_group": iot.CfnThingGroup(stack, "ThingGroup"),
             "gateways": GATEWAYS,
+            "greengrass_root": "/greengrass/v2",
             "token_exchange_role": iam.Role(stack, "Tes", assumed_by=iam.ServicePrincipal("iot.amazonaws.com")),
             "bus": events.EventBus(stack, "Bus"),
             "placement": placement(stack, site_keys(stack)),
@@ -584,6 +598,7 @@ def test_the_release_in_a_nested_stack_beside_the_lakes_has_no_unacknowledged_fi
         ).bucket,
         thing_group=iot.CfnThingGroup(data, "ThingGroup", thing_group_name="plantA-gateways"),
         gateways=GATEWAYS,
+        greengrass_root="/greengrass/v2",
         token_exchange_role=iam.Role(data, "Tes", assumed_by=iam.ServicePrincipal("credentials.iot.amazonaws.com")),
         bus=events.EventBus(data, "Bus", kms_key=keys.data),
         placement=placement(data, keys),

@@ -22,7 +22,18 @@ pytestmark = pytest.mark.synth
 
 BASE_SERVICES = {
     f"com.amazonaws.{REGION}.{name}"
-    for name in ("kinesis-streams", "kinesis-firehose", "kms", "logs", "sts", "glue", "sns", "events", "xray")
+    for name in (
+        "kinesis-streams",
+        "kinesis-firehose",
+        "kms",
+        "logs",
+        "sts",
+        "glue",
+        "sns",
+        "events",
+        "xray",
+        "greengrass",
+    )
 }
 HTTPS_FROM_CIDR = {"FromPort": 443, "ToPort": 443, "IpProtocol": "tcp"}
 
@@ -403,7 +414,6 @@ def test_ml_endpoints_add_what_a_vpc_only_sagemaker_domain_needs() -> None:
         f"aws.sagemaker.{REGION}.studio",
         f"com.amazonaws.{REGION}.ecr.api",
         f"com.amazonaws.{REGION}.ecr.dkr",
-        f"com.amazonaws.{REGION}.greengrass",
         f"com.amazonaws.{REGION}.s3",
     }
     # S3's regional names answer with the interface endpoint for the VPC's own resolver too, so HTTPS to the

@@ -28,6 +28,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
+from factory_constructs.ml.model_release import EDGE_MODELS, MODEL_CARD, RELEASE_HANDLER
 from factory_constructs.ml.release_handler import deployment as revision
 from factory_constructs.ml.release_handler import handler as release_handler
 from factory_constructs.ml.release_handler.archive import read_model
@@ -43,6 +44,8 @@ LAKE, ARTIFACTS, BUS = "planta-curated", "planta-model-artifacts", "plantA-alert
 THING_GROUP_ARN = f"arn:aws:iot:{REGION}:{ACCOUNT}:thinggroup/plantA-gateways"
 PIPELINE, COMMANDS = "com.dmc.TagPipeline", "com.dmc.CommandHandler"
 MODEL = "com.dmc.Model.filler-anomaly"
+GATEWAY_ROOT = "/opt/greengrass/v2"  # not the default: the release writes the root it is given
+REVISED_ON = {"pipeline": PIPELINE, "root": GATEWAY_ROOT}  # how the pure revision functions are called here
 SETTINGS = Settings(
     site_id=SITE,
     model_package_group=GROUP,
@@ -51,6 +54,7 @@ SETTINGS = Settings(
     artifacts_bucket=ARTIFACTS,
     thing_group_arn=THING_GROUP_ARN,
     pipeline_component=PIPELINE,
+    greengrass_root=GATEWAY_ROOT,
 )
 FILLER = "acme/plantA/filling/line1/filler1"
 ONNX = b"\x08\x07onnx graph of filler-anomaly"
@@ -180,7 +184,7 @@ class Expected:
 
     def model_entry(self) -> str:
         """This model's entry in the pipeline's ``models``, as the merge update spells it."""
-        folder = f"{{kernel:rootPath}}/packages/artifacts/{self.component}/{self.version}"
+        folder = f"{GATEWAY_ROOT}/packages/artifacts/{self.component}/{self.version}"
         return f'{{"artifactDir":"{folder}","name":"{self.name}"}}'
 
 
@@ -904,9 +908,9 @@ def test_a_package_of_another_group_is_an_error(world: World) -> None:
 
 
 def test_a_retry_of_one_revision_sends_the_same_client_token_and_another_base_another() -> None:
-    first = revision.add_model(edge_deployment(), pipeline=PIPELINE, component=MODEL, version="1.0.1")
-    retry = revision.add_model(edge_deployment(), pipeline=PIPELINE, component=MODEL, version="1.0.1")
-    other_base = revision.add_model(edge_deployment("cfn-rev-9"), pipeline=PIPELINE, component=MODEL, version="1.0.1")
+    first = revision.add_model(edge_deployment(), **REVISED_ON, component=MODEL, version="1.0.1")
+    retry = revision.add_model(edge_deployment(), **REVISED_ON, component=MODEL, version="1.0.1")
+    other_base = revision.add_model(edge_deployment("cfn-rev-9"), **REVISED_ON, component=MODEL, version="1.0.1")
     assert first is not None and retry is not None and other_base is not None
     assert first["clientToken"] == retry["clientToken"]
     assert first["clientToken"] != other_base["clientToken"]
@@ -922,37 +926,36 @@ def test_the_same_configuration_in_other_whitespace_is_no_change() -> None:
             }
         }
     )
-    assert revision.remove_model(current, pipeline=PIPELINE, component=MODEL, version="1.0.1") is None
-    added = revision.add_model(current, pipeline=PIPELINE, component=MODEL, version="1.0.1")
+    assert revision.remove_model(current, **REVISED_ON, component=MODEL, version="1.0.1") is None
+    added = revision.add_model(current, **REVISED_ON, component=MODEL, version="1.0.1")
     assert added is not None
     readded = revision.add_model(
-        {**current, "components": added["components"]}, pipeline=PIPELINE, component=MODEL, version="1.0.1"
+        {**current, "components": added["components"]},
+        pipeline=PIPELINE,
+        root=GATEWAY_ROOT,
+        component=MODEL,
+        version="1.0.1",
     )
     assert readded is None
 
 
-def test_the_models_the_revision_writes_are_what_the_tag_pipeline_reads_once_the_nucleus_resolves_its_root() -> None:
-    """The seam with edge/greengrass/config.py: the merge update, interpolated on the gateway as the nucleus
-    does with interpolateComponentConfiguration, parses into the pipeline's models; not interpolated, it is
-    refused on deployment."""
+def test_the_models_the_revision_writes_are_what_the_tag_pipeline_reads() -> None:
+    """The seam with edge/greengrass/config.py: the merge update, as the gateway receives it (the nucleus
+    interpolates no recipe variable in configuration by default), parses into the pipeline's models."""
     # Imported here: the edge configuration brings the OPC UA stack, which no other test of the release needs.
-    from edge.greengrass.config import ConfigurationError, TagPipelineConfig, parse
+    from edge.greengrass.config import TagPipelineConfig, parse
 
-    request = revision.add_model(edge_deployment(), pipeline=PIPELINE, component=MODEL, version="1.0.42")
+    request = revision.add_model(edge_deployment(), **REVISED_ON, component=MODEL, version="1.0.42")
     assert request is not None
     merge = request["components"][PIPELINE]["configurationUpdate"]["merge"]
     defaults = {"site_id": SITE, "transport": "mqtt", "canonical_units": {"temperature": "degC"}}
 
-    on_gateway = json.loads(merge.replace("{kernel:rootPath}", "/greengrass/v2"))
-    config = parse(TagPipelineConfig, {**defaults, **on_gateway})
+    config = parse(TagPipelineConfig, {**defaults, **json.loads(merge)})
 
     assert [(entry.name, entry.artifact_dir) for entry in config.models] == [
-        ("filler-anomaly", "/greengrass/v2/packages/artifacts/com.dmc.Model.filler-anomaly/1.0.42")
+        ("filler-anomaly", f"{GATEWAY_ROOT}/packages/artifacts/com.dmc.Model.filler-anomaly/1.0.42")
     ]
     assert config.tag_map_path == "/etc/dmc/tag-map.yaml"  # the rest of the merge as it was
-    with pytest.raises(ConfigurationError) as refused_config:
-        parse(TagPipelineConfig, {**defaults, **json.loads(merge)})
-    assert refused_config.value.problems[0].startswith("models[0]: artifactDir '{kernel:rootPath}/packages/")
 
 
 # --- the archive ------------------------------------------------------------------------------------------
@@ -993,6 +996,7 @@ ENVIRONMENT = {
     "ARTIFACTS_BUCKET": ARTIFACTS,
     "THING_GROUP_ARN": THING_GROUP_ARN,
     "PIPELINE_COMPONENT": PIPELINE,
+    "GREENGRASS_ROOT": GATEWAY_ROOT,
     "EVENT_BUS_NAME": BUS,
 }
 
@@ -1096,11 +1100,17 @@ def test_a_release_event_the_bus_refuses_fails_before_the_record_is_stored(
 
 
 def test_every_missing_or_bad_variable_is_named_at_once() -> None:
-    environment = {**ENVIRONMENT, "THING_GROUP_ARN": "plantA-gateways", "MODEL_DATA_PREFIX": "ml"}
+    environment = {
+        **ENVIRONMENT,
+        "THING_GROUP_ARN": "plantA-gateways",
+        "MODEL_DATA_PREFIX": "ml",
+        "GREENGRASS_ROOT": "greengrass/v2",
+    }
     del environment["ARTIFACTS_BUCKET"], environment["EVENT_BUS_NAME"]
     message = (
         "model release misconfigured: ARTIFACTS_BUCKET is not set; EVENT_BUS_NAME is not set; "
-        "THING_GROUP_ARN='plantA-gateways' is not a thing group ARN; MODEL_DATA_PREFIX='ml' does not end with '/'"
+        "THING_GROUP_ARN='plantA-gateways' is not a thing group ARN; MODEL_DATA_PREFIX='ml' does not end with '/'; "
+        "GREENGRASS_ROOT='greengrass/v2' is not an absolute path"
     )
     with pytest.raises(ValueError, match=f"^{message}$"):
         release_handler.config_from_env(environment)
@@ -1115,18 +1125,18 @@ sys.path[:] = [p for p in sys.path if p not in ("", {root!r})]
 sys.path.insert(0, {asset!r})
 import release_handler.handler
 assert callable(release_handler.handler.handler)
-import ml.model_card
-print(ml.model_card.__file__.startswith({asset!r}))
+import ml.model_card, ml.edge_models
+print(ml.model_card.__file__.startswith({asset!r}) and ml.edge_models.__file__.startswith({asset!r}))
 heavy = {{"factory_constructs", "site_model", "aws_cdk", "pydantic", "yaml", "sklearn", "numpy"}}
 print(sorted(name for name in sys.modules if name.split(".")[0] in heavy))
 """
 
 
-def test_the_handler_imports_from_its_asset_with_only_the_model_card_of_the_ml_package(tmp_path: Path) -> None:
-    bundle = handler_bundle(ROOT / "factory_constructs/ml/release_handler", (ROOT / "ml/model_card.py",))
+def test_the_handler_imports_from_its_asset_with_only_its_modules_of_the_ml_package(tmp_path: Path) -> None:
+    bundle = handler_bundle(RELEASE_HANDLER, (MODEL_CARD, EDGE_MODELS))
     asset = tmp_path / "asset"
     shutil.copytree(bundle, asset)
-    assert sorted(path.name for path in (asset / "ml").iterdir()) == ["model_card.py"]
+    assert sorted(path.name for path in (asset / "ml").iterdir()) == ["edge_models.py", "model_card.py"]
 
     probe = PROBE.format(root=str(ROOT), asset=str(asset))
     result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=False)

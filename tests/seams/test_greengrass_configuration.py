@@ -1,9 +1,11 @@
-"""Seam: the site model -> the Greengrass deployment (the Edge stack's template) -> each component's check.
+"""Seam: the site model -> the Greengrass deployment (the Edge stack's template, through the deployment handler's
+request) -> each component's check.
 
 Greengrass starts a component from its recipe's DefaultConfiguration (in the AWS::GreengrassV2::ComponentVersion
-InlineRecipe) and merges the deployment's ConfigurationUpdate.Merge over it. Both come from the synthesized
-template here, tokens resolved, merged the way the nucleus merges, and handed to what the component answers
-a deployment with: ``validity_report`` around the component's own ``plan``. ``{iot:thingName}`` stays as
+InlineRecipe) and merges the deployment's configuration update over it. The recipe comes from the synthesized
+template, the update from the request the deployment handler sends for the template's deployment resource,
+tokens resolved, merged the way the nucleus merges, and handed to what the component answers a deployment
+with: ``validity_report`` around the component's own ``plan``. ``{iot:thingName}`` stays as
 written: the nucleus substitutes it when it authorizes IPC calls, and the component checks the literal.
 
 A gateway's own files (its tag map, the OPC UA certificates) are not part of a deployment: each test installs
@@ -20,9 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import yaml
 from awsiot.greengrasscoreipc.model import ConfigurationValidityReport, ConfigurationValidityStatus
+from botocore.validate import validate_parameters
 from site_templates import SynthesizedSite
 
 from edge.greengrass import command_handler, tag_pipeline
@@ -37,6 +41,8 @@ from edge.greengrass.config import (
     topics,
 )
 from edge.greengrass.ipc import validity_report
+from factory_constructs.edge.deployment_handler import handler as deployment_handler
+from factory_constructs.edge.edge_deployment import DEPLOYMENT_TYPE
 from site_model import Site
 
 pytestmark = pytest.mark.synth
@@ -70,18 +76,41 @@ def greengrass_merge(current: Mapping[str, Any], update: Mapping[str, Any]) -> d
     return merged
 
 
+class FirstDeployment:
+    """The greengrassv2 calls of the deployment handler on a thing group with no deployment yet: the request it
+    sends is checked against the service model and kept."""
+
+    def __init__(self, region: str) -> None:
+        operation = boto3.client("greengrassv2", region_name=region).meta.service_model.operation_model
+        self.shape = operation("CreateDeployment").input_shape
+        self.created: list[dict[str, Any]] = []
+
+    def list_deployments(self, **_: Any) -> dict[str, Any]:
+        return {"deployments": []}
+
+    def create_deployment(self, **request: Any) -> dict[str, Any]:
+        validate_parameters(request, self.shape)
+        self.created.append(request)
+        return {"deploymentId": "first"}
+
+
 def deployed(synthesized: SynthesizedSite) -> dict[str, Deployed]:
-    """Component name -> its recipe and merge update, from the one deployment of the Edge stack."""
-    (deployment,) = synthesized.resources("Edge", "AWS::GreengrassV2::Deployment").values()
+    """Component name -> its recipe and merge update, from the request the deployment handler sends for the
+    Edge stack's one deployment resource (its properties resolved as CloudFormation would pass them)."""
+    (properties,) = synthesized.resources("Edge", DEPLOYMENT_TYPE).values()
+    greengrass = FirstDeployment(synthesized.region)
+    create = {"RequestType": "Create", "ResourceProperties": synthesized.resolve(properties, "Edge")}
+    assert deployment_handler.apply(create, greengrass) == {"DeploymentId": "first"}
+    (request,) = greengrass.created
     versions = synthesized.resources("Edge", "AWS::GreengrassV2::ComponentVersion")
     found = {}
-    for name, specification in deployment["Components"].items():
-        logical_id, attribute = specification["ComponentVersion"]["Fn::GetAtt"]
-        assert attribute == "ComponentVersion", name
+    for name, specification in request["components"].items():
+        resource_type, attribute = synthesized.points_at(specification["componentVersion"])
+        assert (resource_type, attribute) == ("AWS::GreengrassV2::ComponentVersion", "ComponentVersion"), name
+        logical_id = specification["componentVersion"].split(":")[-1].split("/")[0]
         recipe = json.loads(synthesized.resolve(versions[logical_id]["InlineRecipe"], "Edge"))
         assert recipe["ComponentName"] == name  # the deployment names the version it deploys
-        merge = json.loads(synthesized.resolve(specification["ConfigurationUpdate"]["Merge"], "Edge"))
-        found[name] = Deployed(recipe, merge)
+        found[name] = Deployed(recipe, json.loads(specification["configurationUpdate"]["merge"]))
     return found
 
 

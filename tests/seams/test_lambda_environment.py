@@ -27,6 +27,8 @@ pytestmark = pytest.mark.synth
 ENV_READERS: dict[str, Callable[[Mapping[str, str]], Any] | None] = {
     "alert_handler.handler.handler": config_from_env,
     "transform_handler.handler.handler": None,  # Firehose transformation: the envelope only, no settings
+    # The edge deployment's custom resource: its settings are the resource's properties (test_greengrass_configuration).
+    "deployment_handler.handler.handler": None,
     # The site API's functions (test_api_environment.py checks each one's variables and values).
     **{f"api_handler.entry.{handler}": functools.partial(parse_environment, handler) for handler in VARIABLES},
 }

@@ -22,17 +22,17 @@ SITES = load_sites()
 
 # plantA: 2 zones, 2 analysts, 60 idle minutes, ml.t3.medium, 40 active hours a month each.
 #
-#   endpoint-hours = 7 endpoints x 2 zones x 730 h         = 10,220  x $0.01 = $102.20
+#   endpoint-hours = 6 endpoints x 2 zones x 730 h         =  8,760  x $0.01 =  $87.60
 #   app-hours      = 2 x (40 + 21 sessions x (60 + 1) / 60) = 2 x 61.35 = 122.7 x $0.05 = $6.135
-#   workspace                                                                     $108.335
+#   workspace                                                                      $93.735
 
 
 def test_plant_a_workspace_cost_line_by_line() -> None:
     endpoints, apps = workspace_costs(SITES["plantA"])
     assert (endpoints.service, endpoints.item) == ("VPC", "ML interface endpoint-hours")
     assert endpoints.unit == "endpoint-hour"
-    assert endpoints.quantity == 10220
-    assert endpoints.monthly_usd == pytest.approx(102.20)
+    assert endpoints.quantity == 8760
+    assert endpoints.monthly_usd == pytest.approx(87.60)
     assert (apps.service, apps.item, apps.unit) == ("SageMaker", "JupyterLab ml.t3.medium app-hours", "instance-hour")
     assert apps.quantity == pytest.approx(122.7)
     assert apps.monthly_usd == pytest.approx(6.135)
@@ -48,11 +48,11 @@ def test_the_cli_shows_the_workspace_arithmetic_and_the_site_total(capsys: pytes
     assert main(["plantA"]) == 0
     out = capsys.readouterr().out
     for step in (
-        "endpoint-hours = 7 endpoints x 2 zones x 730 h = 10,220",
+        "endpoint-hours = 6 endpoints x 2 zones x 730 h = 8,760",
         "= 40 + 21 x 61 / 60 = 61.35, x 2 analysts",
         "(the idle shutdown ends a forgotten app 61 minutes after its last activity)",
-        "$    108.34",
-        "site total (streaming + workspace) = $754.01 per month",  # 645.67 streaming + 108.335
+        "$     93.74",
+        "site total (streaming + workspace) = $739.41 per month",  # 645.67 streaming + 93.735
     ):
         assert step in out
 

@@ -1,11 +1,14 @@
 """Edge nested stack: component versions from the built artifacts, one deployment to the thing group."""
 
 import json
+import re
+from typing import Any
 
 import pytest
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Template
 
-from synth_helpers import nested_template
+from factory_constructs.edge.edge_deployment import DEPLOYMENT_TYPE
+from synth_helpers import nested_template, rendered
 
 pytestmark = pytest.mark.synth
 
@@ -36,40 +39,45 @@ def test_each_component_has_a_content_versioned_recipe_scoped_to_its_thing(templ
     assert "com.dmc.CommandHandler" in recipe_text(templates["plantA"], "com.dmc.CommandHandler")
 
 
+def deployment(template: Template) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The one deployment resource's properties and its ``Deployment`` specification, parsed."""
+    (resource,) = template.find_resources(DEPLOYMENT_TYPE).values()
+    properties = resource["Properties"]
+    return properties, json.loads(rendered(properties["Deployment"]))
+
+
 def test_one_deployment_targets_the_sites_thing_group_with_rollback(templates) -> None:
-    templates["plantA"].has_resource_properties(
-        "AWS::GreengrassV2::Deployment",
-        {
-            # The thing group's ARN, handed over from the Data nested stack.
-            "TargetArn": {"Ref": Match.string_like_regexp("IotThingGroup[0-9A-F]{8}Arn$")},
-            "DeploymentPolicies": Match.object_like(
-                {
-                    "FailureHandlingPolicy": "ROLLBACK",
-                    "ConfigurationValidationPolicy": {"TimeoutInSeconds": 60},
-                }
-            ),
-            "Components": {
-                "com.dmc.TagPipeline": Match.object_like(
-                    {"ConfigurationUpdate": {"Merge": '{"tag_map_path":"/greengrass/v2/dmc/tag-map.yaml"}'}}
-                ),
-                "com.dmc.CommandHandler": Match.object_like({"ComponentVersion": Match.any_value()}),
-            },
-        },
-    )
+    properties, specification = deployment(templates["plantA"])
+    # The thing group's ARN, handed over from the Data nested stack.
+    assert re.fullmatch(r"referenceto.+DataIotThingGroup[0-9A-F]{8}Arn", properties["TargetArn"]["Ref"])
+    assert (properties["PipelineComponent"], properties["GreengrassRoot"]) == ("com.dmc.TagPipeline", "/greengrass/v2")
+    assert specification["deploymentName"] == "plantA-edge"
+    assert specification["deploymentPolicies"] == {
+        "failureHandlingPolicy": "ROLLBACK",
+        "componentUpdatePolicy": {"action": "NOTIFY_COMPONENTS", "timeoutInSeconds": 60},
+        "configurationValidationPolicy": {"timeoutInSeconds": 60},
+    }
+    components = specification["components"]
+    assert sorted(components) == ["com.dmc.CommandHandler", "com.dmc.TagPipeline"]
+    assert components["com.dmc.TagPipeline"]["configurationUpdate"] == {
+        "merge": '{"tag_map_path":"/greengrass/v2/dmc/tag-map.yaml"}'
+    }
+    version = components["com.dmc.CommandHandler"]["componentVersion"]
+    assert re.fullmatch(r"<ComponentscomdmcCommandHandler[0-9A-F]{8}\.ComponentVersion>", version)
 
 
 def test_command_handler_gets_the_sites_allow_list(templates) -> None:
-    (deployment,) = templates["plantA"].find_resources("AWS::GreengrassV2::Deployment").values()
-    merge = json.loads(deployment["Properties"]["Components"]["com.dmc.CommandHandler"]["ConfigurationUpdate"]["Merge"])
+    _, specification = deployment(templates["plantA"])
+    merge = json.loads(specification["components"]["com.dmc.CommandHandler"]["configurationUpdate"]["merge"])
     assert merge["opcua"]["endpoint"] == "opc.tcp://filler-plc.planta.local:4840"
     assert merge["opcua"]["server_certificate"] == "/greengrass/v2/dmc/opcua/server.pem"
     assert [point["max"] for point in merge["setpoints"]] == [8.0, 120.0]
 
 
 def test_stream_manager_site_names_its_stream_and_may_write_to_it(templates) -> None:
-    (deployment,) = templates["plantB"].find_resources("AWS::GreengrassV2::Deployment").values()
-    merge = json.dumps(deployment["Properties"]["Components"]["com.dmc.TagPipeline"]["ConfigurationUpdate"]["Merge"])
-    assert "kinesis_stream_name" in merge
+    _, specification = deployment(templates["plantB"])
+    merge = json.loads(specification["components"]["com.dmc.TagPipeline"]["configurationUpdate"]["merge"])
+    assert merge["stream_manager"]["kinesis_stream_name"].startswith("<")  # the stream's name, from the Data stack
     assert "aws.greengrass.StreamManager" in recipe_text(templates["plantB"], "com.dmc.TagPipeline")
     policies = templates["plantB-data"].find_resources("AWS::IAM::Policy")
     token_exchange = [

@@ -15,11 +15,12 @@ Environment:
     ARTIFACTS_BUCKET     where component artifacts (models/) and release records (releases/) go
     THING_GROUP_ARN      the site's gateways: the target of the deployment revised
     PIPELINE_COMPONENT   the tag pipeline component, which runs the models (com.dmc.TagPipeline)
+    GREENGRASS_ROOT      the gateways' Greengrass root folder (absolute), where models' artifacts are installed
     EVENT_BUS_NAME       the bus release events are put on
 
-Packaging: this folder is a package (relative imports), shipped with ``ml/model_card.py`` beside it,
-so the asset holds ``release_handler/``, ``ml/`` and ``envelope/`` and the Lambda handler is
-``release_handler.handler.handler``.
+Packaging: this folder is a package (relative imports), shipped with ``ml/model_card.py`` and
+``ml/edge_models.py`` beside it, so the asset holds ``release_handler/``, ``ml/`` and ``envelope/`` and the
+Lambda handler is ``release_handler.handler.handler``.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ _REQUIRED = (
     "ARTIFACTS_BUCKET",
     "THING_GROUP_ARN",
     "PIPELINE_COMPONENT",
+    "GREENGRASS_ROOT",
     "EVENT_BUS_NAME",
 )
 
@@ -64,6 +66,9 @@ def config_from_env(env: Mapping[str, str]) -> tuple[Settings, str]:
     prefix = env.get("MODEL_DATA_PREFIX", "")
     if prefix and not prefix.endswith("/"):
         problems.append(f"MODEL_DATA_PREFIX={prefix!r} does not end with '/'")
+    root = env.get("GREENGRASS_ROOT", "")
+    if root and not root.startswith("/"):
+        problems.append(f"GREENGRASS_ROOT={root!r} is not an absolute path")
     if problems:
         raise ValueError("model release misconfigured: " + "; ".join(problems))
     settings = Settings(
@@ -74,6 +79,7 @@ def config_from_env(env: Mapping[str, str]) -> tuple[Settings, str]:
         artifacts_bucket=env["ARTIFACTS_BUCKET"],
         thing_group_arn=arn,
         pipeline_component=env["PIPELINE_COMPONENT"],
+        greengrass_root=root,
     )
     return settings, env["EVENT_BUS_NAME"]
 

@@ -29,6 +29,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ml.edge_models import latest_deployment
+
 from . import deployment as revision
 from .archive import location_problems, read_model, s3_location
 from .component import ModelComponent, collision_problem, model_component, recipe_bytes
@@ -57,6 +59,7 @@ class Settings:
     artifacts_bucket: str
     thing_group_arn: str
     pipeline_component: str
+    greengrass_root: str  # the gateways' Greengrass root folder
 
     def component_arn(self, component: str, version: str) -> str:
         """The component version's ARN, in the partition, region and account of the thing group."""
@@ -167,7 +170,7 @@ class _Release:
             component = model_component(read_model(archive, site_id=settings.site_id))
         except ValueError as error:
             return refuse(str(error).splitlines())
-        current = _latest_deployment(clients.greengrass, settings.thing_group_arn)
+        current = latest_deployment(clients.greengrass, settings.thing_group_arn)
         problems = revision.release_problems(
             current, target_arn=settings.thing_group_arn, pipeline=settings.pipeline_component
         )
@@ -178,7 +181,11 @@ class _Release:
         if problem is not None:
             return refuse([problem])
         request = revision.add_model(
-            current, pipeline=settings.pipeline_component, component=component.name, version=component.version
+            current,
+            pipeline=settings.pipeline_component,
+            root=settings.greengrass_root,
+            component=component.name,
+            version=component.version,
         )
         record = Record(
             model_package_arn,
@@ -196,11 +203,12 @@ class _Release:
         if released is None or released.status != "released":
             return Outcome(action="unchanged", record=released)
         assert released.component is not None and released.component_version is not None
-        current = _latest_deployment(clients.greengrass, settings.thing_group_arn)
+        current = latest_deployment(clients.greengrass, settings.thing_group_arn)
         request = (
             revision.remove_model(
                 current,
                 pipeline=settings.pipeline_component,
+                root=settings.greengrass_root,
                 component=released.component,
                 version=released.component_version,
             )
@@ -274,10 +282,3 @@ class _Release:
             f"{component.name} {component.version} is still {state['componentState']} after {STATE_POLLS} checks; "
             "the event is retried"
         )
-
-
-def _latest_deployment(greengrass: Any, target_arn: str) -> dict[str, Any] | None:
-    listed = greengrass.list_deployments(targetArn=target_arn, historyFilter="LATEST_ONLY")["deployments"]
-    if not listed:
-        return None
-    return dict(greengrass.get_deployment(deploymentId=listed[0]["deploymentId"]))

@@ -1,0 +1,1 @@
+"""The edge stack's Greengrass deployment as a custom resource (see ``handler``)."""
