@@ -79,15 +79,6 @@ class DataStack(NestedStack):
             audit_window_days=site.lake.object_lock_days,
             removal_policy=removal,
         )
-        self.etl = EtlJobs(
-            self,
-            "Etl",
-            site_id=site.id,
-            site_config=site_config_argument(site),
-            catalog=self.catalog,
-            key=keys.data,
-            logs_key=keys.logs,
-        )
         alerts = site.alerts
         self.alerts = StreamAlerts(
             self,
@@ -103,4 +94,15 @@ class DataStack(NestedStack):
             email=alerts.email,
             lines_keep_their_shard=site.edge.transport == "mqtt",
             removal_policy=removal,
+        )
+        self.etl = EtlJobs(
+            self,
+            "Etl",
+            site_id=site.id,
+            site_config=site_config_argument(site),
+            catalog=self.catalog,
+            key=keys.data,
+            logs_key=keys.logs,
+            # The site's one bus (the stream alerts'): the curated job announces new data and KPIs there.
+            event_bus=self.alerts.bus,
         )

@@ -13,14 +13,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+# The one event a site may send to another bus, defined where the curated job publishes it.
+from factory_constructs.etl.glue_jobs.dmc_etl.events import KPI_SUMMARY_DETAIL_TYPE, KPI_SUMMARY_SOURCE
 from factory_constructs.grant_findings import acknowledge_grant_policy
 
 # Every source the site's own publishers use starts with this (dmc.stream-alerts, dmc.kpi, ...).
 SOURCE_PREFIX = "dmc."
-# The one event a site may send to another bus: a KPI summary of a line and shift (OEE and its factors,
-# counts), published with this source and detail type. Its detail names no person.
-KPI_SUMMARY_SOURCE = "dmc.kpi"
-KPI_SUMMARY_DETAIL_TYPE = "dmc.kpi-summary"
 # Detail fields that would identify a person (the caller of a command, a user): an event carrying one at
 # the top level of its detail is never forwarded, whatever its type says.
 PERSONAL_FIELDS = ("who", "user", "caller", "sub", "email", "userArn")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from aws_cdk import Stack, Token
+from aws_cdk import aws_events as events
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -49,6 +50,10 @@ class EtlJobs(Construct):
 
     ``site_config`` is passed verbatim as ``--site_config``: the text of a JSON object, which the
     jobs parse with ``dmc_etl.config.parse_site_config`` before any Spark work.
+
+    ``event_bus`` (default None: the jobs publish nothing): the site's bus, on which conformed_to_curated
+    publishes a "new curated data" event and the KPI summaries of the shifts it recomputed
+    (``dmc_etl.events``) once its tables have committed; the role may put events on that bus only.
     """
 
     def __init__(
@@ -61,6 +66,7 @@ class EtlJobs(Construct):
         catalog: LakeCatalog,
         key: kms.IKey,
         logs_key: kms.IKey,
+        event_bus: events.IEventBus | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         problem = _site_config_problem(site_config)
@@ -134,6 +140,13 @@ class EtlJobs(Construct):
             },
             workers=4,
         )
+        announcing: dict[str, str] = {}
+        if event_bus is not None:
+            announcing["--event_bus"] = event_bus.event_bus_arn
+            # PutEvents alone: EventBridge encrypts with a bus's customer key under its own grant in that
+            # key's policy (EventBus(kms_key=...) adds it), not with the caller's, so the role needs no KMS
+            # action for the bus. Glue jobs run outside the VPC: no endpoint either.
+            event_bus.grant_put_events_to(self.role)
         self.conformed_to_curated = self._job(
             "ConformedToCurated",
             "conformed_to_curated.py",
@@ -141,6 +154,7 @@ class EtlJobs(Construct):
                 "--curated_database": catalog.database_names["curated"],
                 "--state_path": f"s3://{curated.bucket_name}/_state/conformed_to_curated/",
                 "--retention_days": str(catalog.retention_days["curated"]),
+                **announcing,
                 **common,
             },
             workers=2,

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 import pytest
 from aws_cdk import CfnParameter, Stack
+from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
@@ -116,9 +117,9 @@ def catalog(stack: Stack, key: kms.IKey, buckets: Mapping[str, s3.IBucket]) -> L
     )
 
 
-def build(site_config: str | None = None, *, stack: Stack | None = None) -> Built:
+def build(site_config: str | None = None, *, stack: Stack | None = None, with_bus: bool = False) -> Built:
     """EtlJobs "Etl" of site plantA on plain buckets, their catalog and the site keys; ``site_config``
-    defaults to plantA's."""
+    defaults to plantA's; ``with_bus``: an event bus "Bus" (encrypted with the data key) to announce on."""
     stack = stack or bare_stack()
     keys = site_keys(stack)
     buckets: dict[str, s3.IBucket] = {zone: s3.Bucket(stack, zone.title()) for zone in ("raw", "conformed", "curated")}
@@ -130,6 +131,7 @@ def build(site_config: str | None = None, *, stack: Stack | None = None) -> Buil
         catalog=catalog(stack, keys.data, buckets),
         key=keys.data,
         logs_key=keys.logs,
+        event_bus=events.EventBus(stack, "Bus", kms_key=keys.data) if with_bus else None,
     )
     return Built(stack, buckets, keys.data, keys.logs, etl)
 
@@ -235,6 +237,46 @@ def test_the_curated_job_gets_both_databases_and_its_state_folder(default: Built
         "--retention_days": "400",  # the catalog's curated retention
         **common_arguments(default, arguments),
     }
+
+
+@pytest.fixture(scope="module")
+def announcing() -> Built:
+    return build(with_bus=True)
+
+
+def bus_arn(built: Built) -> Any:
+    bus = built.stack.node.find_child("Bus")
+    assert isinstance(bus, events.EventBus)
+    return built.resolve(bus.event_bus_arn)
+
+
+def test_with_an_event_bus_the_curated_job_gets_it_and_the_conformed_job_does_not(announcing: Built) -> None:
+    assert announcing.job_properties("ConformedToCurated")["DefaultArguments"]["--event_bus"] == bus_arn(announcing)
+    assert "--event_bus" not in announcing.job_properties("RawToConformed")["DefaultArguments"]
+
+
+def put_events_statements(built: Built) -> list[dict[str, Any]]:
+    """The statements of the role's policy that allow events:PutEvents."""
+    (policy,) = (
+        built.template()
+        .find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [built.resolve(built.etl.role.role_name)]}})
+        .values()
+    )
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    actions = [[s["Action"]] if isinstance(s["Action"], str) else s["Action"] for s in statements]
+    return [statement for statement, allowed in zip(statements, actions, strict=True) if "events:PutEvents" in allowed]
+
+
+def test_with_an_event_bus_the_role_may_put_events_on_that_bus_only(announcing: Built) -> None:
+    # No KMS action for the bus key: EventBridge encrypts under its own grant in the key's policy.
+    assert put_events_statements(announcing) == [
+        {"Action": "events:PutEvents", "Effect": "Allow", "Resource": bus_arn(announcing)}
+    ]
+
+
+def test_without_an_event_bus_the_job_gets_no_bus_and_the_role_may_put_no_events(default: Built) -> None:
+    assert "--event_bus" not in default.job_properties("ConformedToCurated")["DefaultArguments"]
+    assert put_events_statements(default) == []
 
 
 def test_the_iceberg_settings_name_the_glue_catalog_with_the_curated_warehouse(default: Built) -> None:

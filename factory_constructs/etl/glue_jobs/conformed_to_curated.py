@@ -1,11 +1,12 @@
 """Glue entry script: conformed Iceberg table -> curated Iceberg tables (tag aggregates, OEE per shift,
 downtime events).
 
-Arguments: --catalog --conformed_database --curated_database --site_config --state_path, optional
---lookback_days (see ``dmc_etl.jobs``). The Iceberg catalog named by --catalog is configured by the
-job's own ``--conf`` (the Glue Data Catalog) and ``--datalake-formats iceberg``. The transforms come
-from the ``--extra-py-files`` zip that holds ``dmc_etl/`` and ``envelope/``. It keeps the last
-conformed snapshot it processed under --state_path, so no job bookmark is needed.
+Arguments: --catalog --conformed_database --curated_database --site_config --state_path
+--retention_days, optional --lookback_days and --event_bus (see ``dmc_etl.jobs``). The Iceberg catalog
+named by --catalog is configured by the job's own ``--conf`` (the Glue Data Catalog) and
+``--datalake-formats iceberg``. The transforms come from the ``--extra-py-files`` zip that holds
+``dmc_etl/`` and ``envelope/``. It keeps the last conformed snapshot it processed under --state_path,
+so no job bookmark is needed.
 """
 
 from __future__ import annotations

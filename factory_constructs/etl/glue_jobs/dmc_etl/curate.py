@@ -30,18 +30,21 @@ function of the conformed rows alone, so a run leaves nothing to be picked up la
 while the data shows no next state.
 
 Every curated table is written with one Iceberg MERGE for exactly the recomputed windows
-(``increments.replace_rows``, which says why MERGE); the state (the conformed snapshot processed) is
-written after all four committed. A run that fails midway leaves the state as it was, so the next run
-recomputes the same windows again, and replacing a window with its recomputation is idempotent.
+(``increments.replace_rows``, which says why MERGE); then, when given, ``announce`` is told what was
+written (the job publishes it on the site's bus, ``events``); the state (the conformed snapshot
+processed) is written last. A run that fails midway leaves the state as it was, so the next run
+recomputes the same windows again (and announces them again), and replacing a window with its
+recomputation is idempotent.
 Aggregates and downtime events are filed by UTC day, OEE by the plant-local day a shift starts on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import reduce
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pyspark import StorageLevel
@@ -52,6 +55,7 @@ from .aggregates import hour_aggregates, minute_aggregates
 from .catalog import table_name
 from .config import LineConfig, SiteConfig
 from .downtime import downtime_events
+from .events import CuratedRun, Span, TableWrite
 from .increments import (
     CurateState,
     Partition,
@@ -223,10 +227,28 @@ def _values_in_hours(conformed: DataFrame, hours: dict[Partition, set[int]]) -> 
     return good.where(_any(conditions))
 
 
+def _hour_spans(hours: dict[Partition, set[int]]) -> tuple[Span, ...]:
+    """Per line, the span of the recomputed ``hours``: from the first one's start to the last one's end."""
+    by_line: dict[tuple[str, str], list[tuple[date, int]]] = {}
+    for (area, line, day), found in hours.items():
+        by_line.setdefault((area, line), []).extend((day, hour) for hour in found)
+    return tuple(
+        Span(
+            area,
+            line,
+            first_date=min(day for day, _ in found),
+            last_date=max(day for day, _ in found),
+            start=_from_micros(min(hour for _, hour in found)),
+            end=_from_micros(max(hour for _, hour in found)) + _HOUR,
+        )
+        for (area, line), found in sorted(by_line.items())
+    )
+
+
 def _write_aggregates(
     spark: SparkSession, conformed: DataFrame, curated: dict[str, str], hours: dict[Partition, set[int]]
-) -> list[str]:
-    """Recompute and replace the minute and hour aggregates of ``hours``; the tables written."""
+) -> list[TableWrite]:
+    """Recompute and replace the minute and hour aggregates of ``hours``; what was written."""
     scope = spark.createDataFrame(
         [(area, line, day, hour) for (area, line, day), found in hours.items() for hour in found],
         "_scope_area string, _scope_line string, _scope_date date, _scope_hour bigint",
@@ -242,7 +264,8 @@ def _write_aggregates(
             replace_rows(spark, curated[name], shaped(rows, *CURATED_TABLES[name]), scope, match, prune)
     finally:
         minutes.unpersist()
-    return ["tag_minute", "tag_hour"]
+    spans = _hour_spans(hours)
+    return [TableWrite("tag_minute", spans), TableWrite("tag_hour", spans)]
 
 
 # ---- line state and OEE: spans from an instant on ------------------------------------------------
@@ -362,9 +385,9 @@ def _write_lines(
     state_from: dict[str, datetime],
     shifts: Sequence[ShiftInstance],
     as_of: datetime,
-) -> list[str]:
+) -> list[TableWrite]:
     """Recompute and replace the downtime events of each line of ``state_from`` from the one in progress
-    at that instant on, and the OEE of ``shifts``; the tables written."""
+    at that instant on, and the OEE of ``shifts``; what was written."""
     lines = {line.line_path: line for line in config.lines}
     in_progress = _events_in_progress(spark, curated["downtime_events"], lines, state_from)
     events_from = {
@@ -401,7 +424,7 @@ def _write_lines(
         ).select("path", F.timestamp_micros("ts").alias("ts"), F.lit(-1).cast("bigint").alias("seq"), "value_string")
         values = values.unionByName(starts, allowMissingColumns=True)
     values = values.persist(StorageLevel.MEMORY_AND_DISK)
-    written = []
+    written: list[TableWrite] = []
     try:
         periods = state_periods(values, config).persist(StorageLevel.MEMORY_AND_DISK)
         try:
@@ -423,7 +446,7 @@ def _write_events(
     lines: dict[str, LineConfig],
     periods: DataFrame,
     events_from: dict[str, datetime],
-) -> str:
+) -> TableWrite:
     scope_rows = [(*_line_parts(lines[path]), _micros(moment)) for path, moment in events_from.items()]
     scope = spark.createDataFrame(
         scope_rows, "_scope_site string, _scope_area string, _scope_line string, _scope_from bigint"
@@ -442,7 +465,12 @@ def _write_events(
     )
     name = "downtime_events"
     replace_rows(spark, curated[name], shaped(downtime_events(recomputed), *CURATED_TABLES[name]), scope, match, prune)
-    return name
+    # Recomputed from each line's instant on to the end of the data: the spans have no end.
+    spans = tuple(
+        Span(area, line, first_date=_from_micros(start).date(), last_date=None, start=_from_micros(start), end=None)
+        for _, area, line, start in scope_rows
+    )
+    return TableWrite(name, spans)
 
 
 def _write_oee(
@@ -451,7 +479,7 @@ def _write_oee(
     lines: dict[str, LineConfig],
     oee: DataFrame,
     shifts: Sequence[ShiftInstance],
-) -> str:
+) -> TableWrite:
     keys = sorted({(*_line_parts(lines[s.line_path]), s.day, s.shift) for s in shifts})
     scope = spark.createDataFrame(
         keys, "_scope_site string, _scope_area string, _scope_line string, _scope_date date, _scope_shift string"
@@ -462,8 +490,41 @@ def _write_oee(
     )
     prune = _partition_sql((area, line, day) for _, area, line, day, _ in keys)
     name = "line_shift_oee"
-    replace_rows(spark, curated[name], shaped(oee, *CURATED_TABLES[name]), scope, match, prune)
-    return name
+    # Kept: the MERGE computes the rows, and the announcement takes them from here (one per line and shift).
+    rows = shaped(oee, *CURATED_TABLES[name]).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        replace_rows(spark, curated[name], rows, scope, match, prune)
+        collected = tuple(_aware(row.asDict()) for row in rows.collect())
+    finally:
+        rows.unpersist()
+    return TableWrite(name, _shift_spans(lines, shifts), collected)
+
+
+def _aware(row: dict[str, Any]) -> dict[str, Any]:
+    """A collected row with its timestamps as aware UTC datetimes (Spark returns them naive, in the
+    session's time zone, which ``require_utc`` holds at UTC)."""
+    return {name: value.replace(tzinfo=UTC) if isinstance(value, datetime) else value for name, value in row.items()}
+
+
+def _shift_spans(lines: dict[str, LineConfig], shifts: Sequence[ShiftInstance]) -> tuple[Span, ...]:
+    """Per line, the span of its recomputed ``shifts``, in the partitions of the days they start on."""
+    by_line: dict[str, list[ShiftInstance]] = {}
+    for shift in shifts:
+        by_line.setdefault(shift.line_path, []).append(shift)
+    spans = []
+    for line_path, found in sorted(by_line.items()):
+        _, area, line = _line_parts(lines[line_path])
+        spans.append(
+            Span(
+                area,
+                line,
+                first_date=min(s.day for s in found),
+                last_date=max(s.day for s in found),
+                start=min(s.start for s in found),
+                end=max(s.end for s in found),
+            )
+        )
+    return tuple(spans)
 
 
 # ---- the run -------------------------------------------------------------------------------------
@@ -479,12 +540,15 @@ def curate(
     state_path: str,
     as_of: datetime,
     lookback_days: int | None = None,
+    announce: Callable[[CuratedRun], None] | None = None,
 ) -> CurateSummary:
     """Bring the curated tables up to the conformed table's current snapshot, recomputing only the
     windows that received rows since the snapshot recorded under ``state_path`` (everything on a first
     run), plus the whole days of the last ``lookback_days`` days when given (a backfill).
 
     ``as_of`` (aware) decides which shifts have ended. Reads one conformed snapshot throughout.
+    ``announce`` (default None: nothing is told) is called with what a run wrote, once the tables have
+    committed and before the state is written; a run that wrote nothing does not call it.
     """
     require_utc(spark)
     problems = []
@@ -530,12 +594,18 @@ def curate(
     else:  # a first run: the shifts ended since the hour of the first value
         ended_after = min((_from_micros(min(found)) for found in touched.hours.values()), default=None)
     shifts = _shifts(config, touched.oee, ended_after, as_of)
-    written: list[str] = []
+    writes: list[TableWrite] = []
     conformed = read_at(spark, conformed_table, snapshot)
     if touched.hours:
-        written += _write_aggregates(spark, conformed, curated, touched.hours)
+        writes += _write_aggregates(spark, conformed, curated, touched.hours)
     if touched.state or shifts:
-        written += _write_lines(spark, conformed, curated, config, touched.state, shifts, as_of)
+        writes += _write_lines(spark, conformed, curated, config, touched.state, shifts, as_of)
+    if announce is not None and writes:
+        # Before the state: when announcing fails, the state stays as it was and the next run recomputes
+        # and announces the same windows again. Delivery is at least once; consumers deduplicate.
+        site = _line_parts(config.lines[0])[0]  # the lines of a site's config are all of that site
+        announce(CuratedRun(site, snapshot, processed, as_of, tuple(writes)))
+    written = [write.table for write in writes]
     if snapshot != processed or written:
         # A run with an earlier as_of (a backfill of the past) does not make ended shifts unended.
         recorded = max(as_of, state.as_of) if state else as_of

@@ -14,12 +14,14 @@ catalog in a folder locally; ``catalog``), never a code path of its own.
   ``state_path`` (a folder outside any table, where the job keeps the last conformed snapshot it has
   processed), and optionally ``lookback_days``: a backfill that also recomputes the whole UTC and
   plant-local days of the last ``lookback_days`` days. ``retention_days``: the curated tables keep
-  that many whole days.
+  that many whole days. Optionally ``event_bus`` (the site bus's name or ARN): once the curated tables
+  have committed, the run publishes a "new curated data" event and a KPI summary per recomputed shift
+  on it (``events``), before it writes its state, so a failed publish is repeated by the next run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from pyspark.sql import SparkSession
@@ -28,6 +30,7 @@ from .catalog import table_name
 from .config import parse_site_config
 from .conform import ConformSummary, RawObjects, conform
 from .curate import CurateSummary, curate
+from .events import EventsClient, announcer
 from .retention import expire_days, retention_days
 from .schemas import CONFORMED_TABLES, CURATED_TABLES
 from .tables import create_table, create_tables
@@ -50,7 +53,7 @@ CONFORMED_TO_CURATED_ARGUMENTS = (
     "state_path",
     "retention_days",
 )
-CONFORMED_TO_CURATED_OPTIONAL = ("lookback_days",)
+CONFORMED_TO_CURATED_OPTIONAL = ("lookback_days", "event_bus")
 
 # Objects whose upload started before the last run's bound but were listed only after it (S3 stamps a
 # multipart upload with its start) are read again by the next run; Firehose uploads take seconds.
@@ -89,10 +92,25 @@ def raw_to_conformed(spark: SparkSession, args: Mapping[str, str], now: datetime
     return summary
 
 
-def conformed_to_curated(spark: SparkSession, args: Mapping[str, str], now: datetime) -> CurateSummary:
+def events_client() -> EventsClient:
+    """An EventBridge client of the job's region and role (boto3 ships with Glue, not with the library)."""
+    import boto3
+
+    client: EventsClient = boto3.client("events")
+    return client
+
+
+def conformed_to_curated(
+    spark: SparkSession,
+    args: Mapping[str, str],
+    now: datetime,
+    *,
+    new_events_client: Callable[[], EventsClient] = events_client,
+) -> CurateSummary:
     """Bring the curated tables up to the conformed table's current snapshot (the windows that received
     rows since the last run), or recompute the last ``lookback_days`` days; ``now`` (aware) closes open
-    states and shifts."""
+    states and shifts. With ``event_bus``, what was written is announced there through a client from
+    ``new_events_client``."""
     _required(args, CONFORMED_TO_CURATED_ARGUMENTS)
     config = parse_site_config(args["site_config"])
     text = args.get("lookback_days")
@@ -101,6 +119,8 @@ def conformed_to_curated(spark: SparkSession, args: Mapping[str, str], now: date
     keep_days = retention_days(args["retention_days"])
     catalog = args["catalog"]
     conformed_database, curated_database = args["conformed_database"], args["curated_database"]
+    bus = args.get("event_bus")
+    announce = announcer(new_events_client(), bus) if bus else None
     create_tables(spark, catalog, conformed_database, curated_database)
     summary = curate(
         spark,
@@ -111,6 +131,7 @@ def conformed_to_curated(spark: SparkSession, args: Mapping[str, str], now: date
         state_path=args["state_path"],
         as_of=now,
         lookback_days=None if text is None else int(text),
+        announce=announce,
     )
     for table in CURATED_TABLES:
         expire_days(spark, table_name(catalog, curated_database, table), now.date(), keep_days)
