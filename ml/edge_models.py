@@ -11,6 +11,10 @@ each owning a part of it:
 
 So each writer starts from the target's latest deployment and carries over the other's part: a
 ``cdk deploy`` of the edge stack keeps the released models, and a release keeps what the stack deployed.
+Each writer runs one at a time (reserved concurrency 1), but the two are separate functions: a release
+and a ``cdk deploy`` that read the same latest deployment at once each write a revision without the
+other's change, and the later one wins. Greengrass offers no conditional revision: run a site's releases
+and deploys apart, or repeat the one that lost.
 
 The tag pipeline learns which models to load from its configuration key ``models``: one entry per model
 component of the revision, sorted by name, ``{"name": <card name>, "artifactDir": <folder>}``, written with
