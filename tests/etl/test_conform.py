@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import dmc_etl.conform as conform_module
 import pytest
 from dmc_etl.catalog import LOCAL_CATALOG, table_name
 from dmc_etl.config import parse_site_config
@@ -19,7 +20,7 @@ from dmc_etl.schemas import CONFORMED_COLUMNS, REJECTS_COLUMNS
 
 from envelope.tag_envelope import encode, tag_batch, tag_value
 from tests.etl.conftest import write_raw
-from tests.etl.test_lake import MergeRecorder, cached_plan, node_names, plan_nodes
+from tests.etl.test_lake import MergeRecorder, node_names, plan_nodes
 
 pytestmark = pytest.mark.spark
 
@@ -512,7 +513,7 @@ def test_the_merge_reads_only_the_partitions_of_the_new_rows(
 
 
 def test_only_batches_move_between_tasks_and_only_the_tables_keys_join_them(
-    spark: Any, tmp_path: Path, databases: tuple[str, str]
+    spark: Any, tmp_path: Path, databases: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The plan's one exchange of new data moves whole batches to the task of their line, before they are
     taken apart; the new rows stay there through checks, deduplication, the merge and the write, and
@@ -522,25 +523,46 @@ def test_only_batches_move_between_tasks_and_only_the_tables_keys_join_them(
         tmp_path / "raw", "filling", "line1", "2026-01-05", "08", "p.json", [batch(0, [value("filler/speed", 1.0, 1)])]
     )
     set_mtime(raw, NOW - timedelta(minutes=5))
+    keeping: list[Any] = []  # the plan each run's kept batches were computed by
+    keep = conform_module.kept_batches
+
+    def recording(session: Any, moved: Any) -> Any:
+        batches = keep(session, moved)
+        keeping.append(moved._jdf.queryExecution().executedPlan())
+        return batches
+
+    monkeypatch.setattr(conform_module, "kept_batches", recording)
     with MergeRecorder(spark) as recorder:
         raw_to_conformed(spark, args(tmp_path, database), NOW)
         rerun = {**args(tmp_path, database), "watermark_path": str(tmp_path / "other-watermark")}
         with session_conf(spark, {"spark.sql.autoBroadcastJoinThreshold": "-1"}):  # as for a large table
             raw_to_conformed(spark, rerun, NOW)  # reads the object again, into the now existing partition
     fresh, merge = recorder.plans
-    # The batches are kept as they arrive at their line's task: read, moved once, not yet taken apart.
-    kept = node_names(cached_plan(fresh))
+    # The batches are kept as they arrive at their line's task: read, moved once, not yet taken apart,
+    # by a plan that keeps its hash partitioning (no adaptive coalescing).
+    kept = node_names(keeping[0])
     assert kept.count("ShuffleExchangeExec") == 1 and "GenerateExec" not in kept, kept
-    (exchange,) = [n for n in plan_nodes(cached_plan(fresh)) if n.getClass().getSimpleName() == "ShuffleExchangeExec"]
+    assert "AdaptiveSparkPlanExec" not in kept, kept
+    (exchange,) = [n for n in plan_nodes(keeping[0]) if n.getClass().getSimpleName() == "ShuffleExchangeExec"]
     assert exchange.simpleString(200).startswith("Exchange hashpartitioning(area"), exchange.simpleString(200)
     # Into an empty partition: the new rows go from the kept batches to the write without moving.
-    assert "GenerateExec" in node_names(fresh) and "ShuffleExchangeExec" not in node_names(fresh), node_names(fresh)
+    names = node_names(fresh)
+    assert "RDDScanExec" in names and "GenerateExec" in names and "ShuffleExchangeExec" not in names, names
     # Into the partition: the table's keys of that partition alone are moved to the new rows.
     names = node_names(merge)
     assert "SortMergeJoinExec" in names and names.count("ShuffleExchangeExec") == 1, names
     (moved,) = [n for n in plan_nodes(merge) if n.getClass().getSimpleName() == "ShuffleExchangeExec"]
     assert node_names(moved)[-1] == "BatchScanExec", node_names(moved)
-    assert "InMemoryTableScanExec" not in node_names(moved), node_names(moved)
+    assert "RDDScanExec" not in node_names(moved), node_names(moved)
+
+
+def test_a_run_leaves_no_kept_batches_on_the_executors(spark: Any, tmp_path: Path, databases: tuple[str, str]) -> None:
+    raw = write_raw(
+        tmp_path / "raw", "filling", "line1", "2026-01-05", "08", "p.json", [batch(0, [value("filler/speed", 1.0, 1)])]
+    )
+    persisted = spark.sparkContext._jsc.getPersistentRDDs().size()
+    conform_into(spark, databases[0], raw)
+    assert spark.sparkContext._jsc.getPersistentRDDs().size() == persisted
 
 
 def test_a_run_compares_only_the_rows_of_the_hours_it_brings(

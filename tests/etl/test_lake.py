@@ -20,8 +20,8 @@ ROWS = "id string, value double, line string, date date"
 
 
 def plan_nodes(plan: Any) -> Iterator[Any]:
-    """Every node of an executed JVM plan, through commands, adaptive plans and their query stages; a
-    cached relation's own plan is not entered (``cached_plan``)."""
+    """Every node of an executed JVM plan, through commands, adaptive plans and their query stages (not
+    into a cached relation's or a checkpoint's own plan)."""
     stack = [plan]
     while stack:
         node = stack.pop()
@@ -39,12 +39,6 @@ def plan_nodes(plan: Any) -> Iterator[Any]:
 
 def node_names(plan: Any) -> list[str]:
     return [node.getClass().getSimpleName() for node in plan_nodes(plan)]
-
-
-def cached_plan(plan: Any) -> Any:
-    """The plan of the one cached relation ``plan`` scans."""
-    (scan,) = [node for node in plan_nodes(plan) if node.getClass().getSimpleName() == "InMemoryTableScanExec"]
-    return scan.relation().cachedPlan()
 
 
 class MergeRecorder:

@@ -9,8 +9,9 @@ that adds only new rows, whatever the partitions already hold.
 
 Built for one pass over the input: Spark's JSON reader parses each line once with an explicit schema
 (no inference, no UDF), the values are checked with column expressions and counted where their rows
-are built (observed metrics). The deduplicated new rows are kept (memory, then disk) between building
-them and the merge, because the merge is planned on their partitions. An extra pass happens only for
+are built (observed metrics). The parsed batches, moved to the task of their line, are kept
+(``kept_batches``) between listing the partitions of their values and the merge, because the merge is
+planned on those partitions. An extra pass happens only for
 the rejects, when there are any: it reads the lines as text so that a refused line is kept as it
 was. Blank lines carry nothing and are skipped by both.
 
@@ -47,7 +48,17 @@ from pyspark.sql import types as T
 from envelope.tag_envelope import KIND_TAGS, LINE_PATH_RE, QUALITIES, SCHEMA_VERSION
 
 from .config import SiteConfig
-from .lake import Between, insert_new, line_path_parts, one_row_per_key, path_exists, require_utc, shaped, sql_literal
+from .lake import (
+    Between,
+    insert_new,
+    line_path_parts,
+    one_row_per_key,
+    path_exists,
+    require_utc,
+    session_conf,
+    shaped,
+    sql_literal,
+)
 from .schemas import CONFORMED_COLUMNS, CONFORMED_PARTITION_KEYS, REJECTS_COLUMNS, REJECTS_PARTITION_KEYS
 from .units import conversions
 
@@ -372,16 +383,41 @@ def conform(
         return nothing
     # The batches of a line travel to one task before they are taken apart: moving a few thousand
     # batches is cheaper than moving their values one by one, and every copy of a value is on its line.
-    # They are kept there (memory, then disk: whole batches, a copy of the parsed input) because the
-    # merge is planned on the partitions of their values, which a light pass over them finds first.
+    # They are kept there because the merge is planned on the partitions of their values, which a light
+    # pass over them finds first.
     records = with_value_span(batch_records(parsed))
     tasks = line_tasks(spark, parsed.inputFiles())
     moved = records.repartition(tasks, "area", "line") if tasks else records.repartition("area", "line")
-    batches = moved.persist(StorageLevel.MEMORY_AND_DISK)
+    batches = kept_batches(spark, moved)
     try:
         return _conform_batches(spark, raw, batches, conformed_table, rejects_table, config)
     finally:
-        batches.unpersist()
+        release(batches)
+
+
+def kept_batches(spark: SparkSession, moved: DataFrame) -> DataFrame:
+    """The ``moved`` batches computed once and kept on the executors (memory, then disk), still
+    partitioned by line: a local checkpoint, planned without adaptive execution.
+
+    A checkpoint keeps rows as they are, where a cache (``persist``) encodes them into columns and
+    decodes them again for every later pass, and a conform round is faster with the checkpoint
+    (docs/performance.md, bench-etl). Adaptive execution would coalesce the shuffle's partitions and
+    the checkpoint would then lose their hash partitioning, so the merge would move every value again;
+    it is off for this one job only. A checkpoint is not recomputed when an executor is lost: the run
+    fails instead, and is repeated whole (it advances the watermark only at the end, and a repeated
+    merge inserts only keys the table lacks).
+    """
+    with session_conf(spark, {"spark.sql.adaptive.enabled": "false"}):
+        return moved.localCheckpoint(eager=True)
+
+
+def release(batches: DataFrame) -> None:
+    """Drop the blocks of ``kept_batches`` from the executors now, not when the JVM collects them.
+
+    PySpark has no public call for a checkpoint's blocks, so this goes through the plan's JVM handle
+    (as ``lake.path_exists`` does): the checkpoint's plan is one ``LogicalRDD`` over the kept RDD.
+    """
+    batches._jdf.queryExecution().logical().rdd().unpersist(False)
 
 
 # The raw zone's layout, the ingestion's Firehose prefix: each object holds the batches of one line.
