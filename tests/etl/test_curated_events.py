@@ -107,26 +107,30 @@ def run_of(*rows: Mapping[str, Any]) -> CuratedRun:
     )
 
 
+# The KPI summary of OEE_ROW, and of the shift the end-to-end test's day makes (its four factors aside).
+KPI_DETAIL = {
+    "site": "plantA",
+    "area": "filling",
+    "line": "line1",
+    "date": "2026-01-05",
+    "shift": "main",
+    "shiftStart": "2026-01-05T05:00:00Z",
+    "shiftEnd": "2026-01-05T13:00:00Z",
+    "plannedS": 28800.0,
+    "runS": 21600.0,
+    "totalCount": 18000,
+    "goodCount": 17100,
+    "availability": 0.75,
+    "performance": 0.8,
+    "quality": 0.95,
+    "oee": 0.57,
+}
+
+
 def test_the_kpi_summary_is_the_oee_rows_columns_camel_cased() -> None:
     (entry,) = kpi_summary_events(run_of(OEE_ROW))
     assert (entry["Source"], entry["DetailType"]) == (KPI_SUMMARY_SOURCE, KPI_SUMMARY_DETAIL_TYPE)
-    assert json.loads(entry["Detail"]) == {
-        "site": "plantA",
-        "area": "filling",
-        "line": "line1",
-        "date": "2026-01-05",
-        "shift": "main",
-        "shiftStart": "2026-01-05T05:00:00Z",
-        "shiftEnd": "2026-01-05T13:00:00Z",
-        "plannedS": 28800.0,
-        "runS": 21600.0,
-        "totalCount": 18000,
-        "goodCount": 17100,
-        "availability": 0.75,
-        "performance": 0.8,
-        "quality": 0.95,
-        "oee": 0.57,
-    }
+    assert json.loads(entry["Detail"]) == KPI_DETAIL
 
 
 def test_a_kpi_summary_carries_no_personal_field_even_when_the_row_holds_one() -> None:
@@ -335,17 +339,7 @@ def test_a_curate_run_puts_its_kpi_summary_through_the_kpi_rule_and_announces_ne
     assert (kpi["source"], kpi["detail-type"]) == (KPI_SUMMARY_SOURCE, KPI_SUMMARY_DETAIL_TYPE)
     (row,) = [r.asDict() for r in spark.table(table_name(LOCAL_CATALOG, curated, "line_shift_oee")).collect()]
     assert kpi["detail"] == {
-        "site": "plantA",
-        "area": "filling",
-        "line": "line1",
-        "date": "2026-01-05",
-        "shift": "main",
-        "shiftStart": "2026-01-05T05:00:00Z",
-        "shiftEnd": "2026-01-05T13:00:00Z",
-        "plannedS": 28800.0,
-        "runS": 21600.0,
-        "totalCount": 18000,
-        "goodCount": 17100,
+        **KPI_DETAIL,
         "availability": row["availability"],
         "performance": row["performance"],
         "quality": row["quality"],
