@@ -38,7 +38,7 @@ def test_the_curated_jobs_role_may_put_events_on_that_bus_only(synthesized: Synt
     }
     granted = [
         synthesized.resolve(statement["Resource"], "Data")
-        for logical_id, policy in synthesized.resources("Data", "AWS::IAM::Policy").items()
+        for policy in synthesized.resources("Data", "AWS::IAM::Policy").values()
         if {"Ref": role} in policy.get("Roles", [])
         for statement in policy["PolicyDocument"]["Statement"]
         if "events:PutEvents" in statement["Action"]

@@ -11,9 +11,9 @@ Built for one pass over the input: Spark's JSON reader parses each line once wit
 (no inference, no UDF), the values are checked with column expressions and counted where their rows
 are built (observed metrics). The parsed batches, moved to the task of their line, are kept
 (``kept_batches``) between listing the partitions of their values and the merge, because the merge is
-planned on those partitions. An extra pass happens only for
-the rejects, when there are any: it reads the lines as text so that a refused line is kept as it
-was. Blank lines carry nothing and are skipped by both.
+planned on those partitions. An extra pass happens only for the rejects, when there are any: it reads
+the lines as text so that a refused line is kept as it was. Blank lines carry nothing and are skipped
+by both.
 
 What is refused goes to the rejects table with the reason, never dropped and never failing the job:
 * a whole line when it is not a readable ``tags`` batch: not JSON, a field of the wrong JSON type,
